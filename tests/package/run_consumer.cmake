@@ -1,0 +1,41 @@
+# cmake -P script behind the bomf.package.* tests; see tests/package/CMakeLists.txt.
+cmake_minimum_required(VERSION 3.24)
+
+function(run)
+  execute_process(COMMAND ${ARGV} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "command failed (${rc}): ${ARGV}\n${out}\n${err}")
+  endif()
+endfunction()
+
+file(REMOVE_RECURSE "${WORK_DIR}")
+file(MAKE_DIRECTORY "${WORK_DIR}")
+set(_build "${WORK_DIR}/build")
+set(_args -S "${CONSUMER_SOURCE_DIR}" -B "${_build}" -DCMAKE_BUILD_TYPE=${BUILD_TYPE}
+          -DCMAKE_CXX_COMPILER=${CXX_COMPILER} -DCONSUMER_WITH_TORCH=${WITH_TORCH}
+          -DCONSUMER_WITH_CUDA=${WITH_CUDA})
+if(WITH_CUDA)
+  list(APPEND _args -DCMAKE_CUDA_COMPILER=${CMAKE_CUDA_COMPILER})
+endif()
+
+if(MODE STREQUAL "find_package")
+  set(_prefix "${WORK_DIR}/prefix")
+  run(${CMAKE_COMMAND} --install "${BOMF_BINARY_DIR}" --prefix "${_prefix}")
+  if(NOT EXISTS "${_prefix}/lib/cmake/bomf/bomfConfig.cmake")
+    message(FATAL_ERROR "install did not produce ${_prefix}/lib/cmake/bomf/bomfConfig.cmake")
+  endif()
+  run(${CMAKE_COMMAND} ${_args} -DCMAKE_PREFIX_PATH=${_prefix} -DCONSUMER_MODE=find_package)
+elseif(MODE STREQUAL "add_subdirectory")
+  run(${CMAKE_COMMAND} ${_args} -DBOMF_SOURCE_DIR=${BOMF_SOURCE_DIR} -DCONSUMER_MODE=add_subdirectory)
+else()
+  message(FATAL_ERROR "unknown MODE '${MODE}'")
+endif()
+
+include(ProcessorCount)
+ProcessorCount(_jobs)
+run(${CMAKE_COMMAND} --build "${_build}" --parallel ${_jobs})
+run("${_build}/bomf_consumer_core")
+if(WITH_TORCH)
+  run("${_build}/bomf_consumer_torch")
+endif()
+message(STATUS "consumer (${MODE}) built and ran")
