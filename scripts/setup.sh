@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package bomf needs to build, test, benchmark and run its examples.
+# Idempotent: asks apt-get for nothing when everything is present. Needs root (or sudo) only
+# when something is missing. No other downloads. docs/dependencies.md says why each is here.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  g++ cmake ninja-build ccache pkg-config
+  # bomf::core
+  libeigen3-dev libboost-dev liblbfgspp-dev
+  # bomf::torch (libtorch is 4-9x slower on Debian's reference BLAS: OpenBLAS replaces it)
+  libtorch-dev libopenblas0-openmp nlohmann-json3-dev
+  # examples
+  libcli11-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # fuzzing (clang's libFuzzer runtime)
+  clang libclang-rt-14-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
+  [[ $status == ii* ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "setup: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done"
