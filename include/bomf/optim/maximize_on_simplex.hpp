@@ -1,0 +1,239 @@
+// bomf/optim/maximize_on_simplex.hpp — multi-start maximization of an acquisition function over
+// the (bounded) probability simplex of fusion coefficients.
+//
+// Pipeline, as BoTorch's `optimize_acqf` (raw samples → `initialize_q_batch` → local search) but
+// feasible by construction instead of through SLSQP equality constraints:
+//   1. raw candidates (`simplex_raw_candidates`): the N vertices, the barycentre (SWA), the best
+//      observed points and Gaussian perturbations of them projected back, and shifted-Sobol
+//      points mapped to the simplex, `raw_samples` in all;
+//   2. their values (one batch call when the objective provides `batch_values`);
+//   3. `num_restarts` starts chosen by Boltzmann sampling on standardized values (eta), always
+//      including the best (`select_restarts`);
+//   4. local refinement of each start (`refine_spg` by default);
+//   5. the best refined point.
+// Every point handed to f lies in Δ exactly: bounds hold exactly, the sum is 1 within 1e-12.
+//
+// Choice of the local method, measured (bench/optim/refiner_study.cpp, RelWithDebInfo, this
+// machine; quadratics −½(x−c)ᵀA(x−c) with random SPD A (condition ≤ 100) whose maximizer is a
+// vertex, a face point (half the coordinates 0) or an interior point, and the concave
+// −log Σ_k exp(b_kᵀx); 20 problems per cell, start at the barycentre and at a random vertex;
+// median final gap f* − f and median evaluations; f* from a 20000-iteration SPG run):
+//   N  problem    | SPG gap    evals | EG gap     evals | AS-LBFGS gap evals
+//   2  vertex     | 0.0e+00       2 | 1.2e-10      10 | 0.0e+00       2
+//   2  face       | 0.0e+00       2 | 4.2e-13      11 | 0.0e+00       2
+//   2  interior   | 0.0e+00       3 | 0.0e+00      72 | 0.0e+00       3
+//   2  neg-LSE    | 0.0e+00       7 | 1.5e-15      44 | 0.0e+00       7
+//   5  vertex     | 0.0e+00       2 | 8.4e-12      11 | 0.0e+00       2
+//   5  face       | 0.0e+00      18 | 7.2e-11     398 | 0.0e+00      19
+//   5  interior   | 0.0e+00      46 | 1.2e-08     398 | 0.0e+00      24
+//   5  neg-LSE    | 0.0e+00      18 | 1.6e-13     358 | 0.0e+00      16
+//  15  vertex     | 0.0e+00       2 | 1.3e-13      11 | 0.0e+00       2
+//  15  face       | 0.0e+00      47 | 8.2e-14     355 | 0.0e+00      87
+//  15  interior   | 3.1e-15      98 | 1.2e-06     398 | 0.0e+00      65
+//  15  neg-LSE    | 0.0e+00      41 | 8.1e-08     398 | 0.0e+00      32
+//  30  vertex     | 0.0e+00       2 | 1.3e-11      11 | 0.0e+00       2
+//  30  face       | 0.0e+00      52 | 7.8e-14     296 | 0.0e+00      67
+//  30  interior   | 3.8e-15     110 | 5.3e-07     398 | 1.2e-15      78
+//  30  neg-LSE    | 0.0e+00      38 | 1.4e-07     398 | 0.0e+00      36
+//  64  vertex     | 0.0e+00       2 | 8.8e-12      11 | 0.0e+00       2
+//  64  face       | 5.6e-16      56 | 1.9e-13     350 | 0.0e+00      58
+//  64  interior   | 1.4e-14     111 | 2.8e-07     398 | 3.4e-15      82
+//  64  neg-LSE    | 0.0e+00      37 | 7.1e-07     398 | 0.0e+00      36
+// (398 evaluations = EG at its 200-iteration cap.) SPG reaches vertex and face optima exactly
+// (the projection zeroes many coordinates at once) with few evaluations; EG only approaches faces
+// geometrically (a coordinate shrinks by a factor per step and never becomes 0) and is far
+// slower; the active-set L-BFGS (AS) needs fewer evaluations than SPG on interior and
+// log-sum-exp problems but more on faces, and in the multi-start driver on the 12-bump mixture
+// (N = 15, 512 raw, 10 restarts; bench_optim) it used 375 gradient evaluations against SPG's 183
+// for the same value. Hence SPG is the default; AS is an option for smooth interior optima.
+//
+// Quality against an exhaustive search (20000 quasi-random points, the 20 best and every bump
+// centre refined by 2000-iteration SPG runs) on 20 twelve-bump Gaussian mixtures per N, default
+// options (512 raw, 10 restarts), win/tie/loss at tolerance 1e-6:
+//  N =  5: 0 / 20 / 0
+//  N = 15: 0 / 20 / 0
+//  N = 30: 0 / 20 / 0
+//
+// Batches of q > 1 points: the joint q × N variable fits the same machinery (project each row;
+// the projection is separable across rows); it is not implemented here — sequential greedy q = 1
+// calls are the acquisition layer's choice.
+#pragma once
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bomf/core/checks.hpp"
+#include "bomf/core/error.hpp"
+#include "bomf/optim/initialize_restarts.hpp"
+#include "bomf/optim/objective.hpp"
+#include "bomf/optim/simplex.hpp"
+#include "bomf/optim/simplex_candidates.hpp"
+#include "bomf/optim/simplex_refine.hpp"
+
+namespace bomf {
+
+/// Settings of `maximize_on_simplex`, with BoTorch-like defaults.
+struct SimplexOptimizerOptions {
+  Eigen::Index raw_samples = 512;  ///< raw candidates screened (≥ 1; vertices etc. count in).
+  Eigen::Index num_restarts = 10;  ///< local refinements (≥ 1).
+  double eta = 1.0;                ///< Boltzmann temperature of the restart choice (> 0).
+  std::uint64_t seed = 0;          ///< seeds the Sobol shift, perturbations, restart choice.
+  bool include_vertices = true;    ///< add the N (projected) vertices to the raw candidates.
+  bool include_barycentre = true;  ///< add the (projected) barycentre, i.e. SWA.
+  /// Best observed points (m × N rows in Δ, may be empty): they and `num_near_best`
+  /// Gaussian perturbations of them (projected) join the raw candidates.
+  Eigen::MatrixXd best_points;
+  Eigen::Index num_near_best = 64;  ///< perturbations of `best_points` (≥ 0).
+  double near_best_sigma = 0.05;    ///< their standard deviation (≥ 0).
+  SimplexRefiner refiner = SimplexRefiner::spectral_projected_gradient;
+  SimplexRefineOptions refine;  ///< settings of each local refinement.
+
+  /// Empty when valid for the simplex `simplex`, else the first problem found.
+  [[nodiscard]] std::string validate(const Simplex& simplex) const {
+    if (raw_samples < 1)
+      return detail::concat("raw_samples is ", raw_samples, ", expected >= 1");
+    if (num_restarts < 1)
+      return detail::concat("num_restarts is ", num_restarts, ", expected >= 1");
+    if (!(std::isfinite(eta) && eta > 0.0))
+      return detail::concat("eta is ", eta, ", expected a finite value > 0");
+    if (num_near_best < 0)
+      return detail::concat("num_near_best is ", num_near_best, ", expected >= 0");
+    if (!(std::isfinite(near_best_sigma) && near_best_sigma >= 0.0))
+      return detail::concat("near_best_sigma is ", near_best_sigma,
+                            ", expected a finite value >= 0");
+    if (best_points.size() > 0) {
+      if (best_points.cols() != simplex.dim())
+        return detail::concat("best_points has ", best_points.cols(),
+                              " columns, expected N = ", simplex.dim());
+      if (!best_points.allFinite())
+        return "best_points has a non-finite entry";
+    }
+    std::string refine_error = refine.validate();
+    if (!refine_error.empty())
+      return "refine." + refine_error;
+    return {};
+  }
+};
+
+/// Outcome of `maximize_on_simplex`.
+struct SimplexOptimizerResult {
+  Eigen::VectorXd x;  ///< best point found (length N, in Δ exactly).
+  double value = -std::numeric_limits<double>::infinity();  ///< f(x).
+  long evaluations = 0;                       ///< value-and-gradient calls during refinement.
+  long value_evaluations = 0;                 ///< values computed while screening raw candidates.
+  Eigen::MatrixXd raw_candidates;             ///< the screened points (raw × N).
+  Eigen::VectorXd raw_values;                 ///< their values.
+  std::vector<Eigen::Index> restart_indices;  ///< rows of raw_candidates that were refined.
+  std::vector<SimplexRefineResult> restarts;  ///< one per restart, same order.
+};
+
+/// The raw candidates of `maximize_on_simplex` (rows of a raw × N matrix, all in Δ): vertices,
+/// barycentre, best points and their perturbations (as enabled in `options`), then shifted-Sobol
+/// points up to `options.raw_samples` rows (more rows when the fixed points alone exceed it).
+/// \b Cost: O(raw · N log N). Deterministic given options.seed.
+inline Eigen::MatrixXd simplex_raw_candidates(const Simplex& simplex,
+                                              const SimplexOptimizerOptions& options) {
+  const std::string error = options.validate(simplex);
+  detail::require(error.empty(), "bomf::simplex_raw_candidates", "invalid options: ", error);
+  const Eigen::Index dim = simplex.dim();
+  std::mt19937_64 rng(options.seed ^ 0x9e3779b97f4a7c15ULL);
+  std::vector<Eigen::MatrixXd> blocks;
+  if (options.include_vertices) {
+    Eigen::MatrixXd vertices(dim, dim);
+    for (Eigen::Index i = 0; i < dim; ++i) {
+      vertices.row(i) = simplex.vertex(i).transpose();
+    }
+    blocks.push_back(vertices);
+  }
+  if (options.include_barycentre) {
+    blocks.emplace_back(simplex.barycentre().transpose());
+  }
+  if (options.best_points.rows() > 0) {
+    Eigen::MatrixXd best(options.best_points.rows(), dim);
+    for (Eigen::Index i = 0; i < best.rows(); ++i) {
+      best.row(i) = simplex.project(options.best_points.row(i).transpose()).transpose();
+    }
+    blocks.push_back(best);
+    blocks.push_back(perturbed_simplex_points(simplex, best, options.num_near_best,
+                                              options.near_best_sigma, rng));
+  }
+  Eigen::Index fixed = 0;
+  for (const auto& b : blocks) {
+    fixed += b.rows();
+  }
+  blocks.push_back(sobol_simplex_points(
+      simplex, std::max<Eigen::Index>(0, options.raw_samples - fixed), options.seed));
+  Eigen::Index rows = 0;
+  for (const auto& b : blocks) {
+    rows += b.rows();
+  }
+  Eigen::MatrixXd out(rows, dim);
+  Eigen::Index at = 0;
+  for (const auto& b : blocks) {
+    out.middleRows(at, b.rows()) = b;
+    at += b.rows();
+  }
+  return out;
+}
+
+/// Maximizes f over Δ = `simplex` from multiple starts (see the file comment for the pipeline);
+/// f is a differentiable objective (bomf/optim/objective.hpp) of x ∈ R^N.
+/// \b Cost: raw_samples value evaluations + num_restarts · (typically 20–200) gradient
+/// evaluations, and O(N log N) per projection. Deterministic given options.seed.
+/// Throws bomf::invalid_argument for invalid options; non-finite values of f are tolerated
+/// (such points are never chosen) — if every value is non-finite, the best raw candidate by
+/// index order is returned with value −∞.
+template <class F>
+SimplexOptimizerResult maximize_on_simplex(F& f, const Simplex& simplex,
+                                           const SimplexOptimizerOptions& options = {}) {
+  detail::check_differentiable_objective<F>();
+  const std::string error = options.validate(simplex);
+  detail::require(error.empty(), "bomf::maximize_on_simplex", "invalid options: ", error);
+  SimplexOptimizerResult result;
+  result.raw_candidates = simplex_raw_candidates(simplex, options);
+  result.raw_values = detail::evaluate_values(f, result.raw_candidates, result.value_evaluations);
+  detail::require(result.raw_values.size() == result.raw_candidates.rows(),
+                  "bomf::maximize_on_simplex", "the objective's batch_values returned ",
+                  result.raw_values.size(), " values for ", result.raw_candidates.rows(),
+                  " points");
+  std::mt19937_64 rng(options.seed ^ 0xd1b54a32d192ed03ULL);
+  result.restart_indices =
+      select_restarts(result.raw_values, options.num_restarts, options.eta, rng);
+  result.x = result.raw_candidates.row(0).transpose();
+  for (Eigen::Index i = 0; i < result.raw_values.size(); ++i) {
+    if (std::isfinite(result.raw_values(i)) && result.raw_values(i) > result.value) {
+      result.value = result.raw_values(i);
+      result.x = result.raw_candidates.row(i).transpose();
+    }
+  }
+  for (const Eigen::Index index : result.restart_indices) {
+    const Eigen::VectorXd start = result.raw_candidates.row(index).transpose();
+    SimplexRefineResult local;
+    switch (options.refiner) {
+      case SimplexRefiner::spectral_projected_gradient:
+        local = refine_spg(f, simplex, start, options.refine);
+        break;
+      case SimplexRefiner::exponentiated_gradient:
+        local = refine_exponentiated_gradient(f, simplex, start, options.refine);
+        break;
+      case SimplexRefiner::active_set_lbfgs:
+        local = refine_active_set_lbfgs(f, simplex, start, options.refine);
+        break;
+    }
+    result.evaluations += local.evaluations;
+    if (std::isfinite(local.value) && local.value > result.value) {
+      result.value = local.value;
+      result.x = local.x;
+    }
+    result.restarts.push_back(std::move(local));
+  }
+  return result;
+}
+
+}  // namespace bomf
