@@ -1,0 +1,25 @@
+// bomf/gp/matern32_kernel.hpp — the Matérn-3/2 radial profile.
+#pragma once
+
+#include <cmath>
+
+namespace bomf {
+
+/// Matérn kernel with smoothness ν = 3/2 (Rasmussen & Williams 2006, eq. 4.17), as GPyTorch's
+/// `MaternKernel(nu=1.5)`:  κ(r²) = (1 + √3 r) · exp(−√3 r),  r = √(r²).
+/// Used with ARD lengthscales and an optional output scale by ExactGP (see kernel_traits.hpp).
+/// Cost: one sqrt, one exp.
+struct Matern32Kernel {
+  static constexpr const char* name = "Matern32Kernel";
+
+  /// κ(r²) for the squared scaled distance r² ≥ 0; κ(0) = 1.
+  static double value(double r2) noexcept {
+    const double r = std::sqrt(3.0 * r2);
+    return (1.0 + r) * std::exp(-r);
+  }
+
+  /// dκ/d(r²) = −3/2 · exp(−√3 r); equals −3/2 at r = 0.
+  static double derivative(double r2) noexcept { return -1.5 * std::exp(-std::sqrt(3.0 * r2)); }
+};
+
+}  // namespace bomf

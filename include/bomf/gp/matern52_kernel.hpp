@@ -1,0 +1,28 @@
+// bomf/gp/matern52_kernel.hpp — the Matérn-5/2 radial profile.
+#pragma once
+
+#include <cmath>
+
+namespace bomf {
+
+/// Matérn kernel with smoothness ν = 5/2 (Rasmussen & Williams 2006, eq. 4.17), as GPyTorch's
+/// `MaternKernel(nu=2.5)`:  κ(r²) = (1 + √5 r + 5/3 r²) · exp(−√5 r),  r = √(r²).
+/// Used with ARD lengthscales and an output scale by ExactGP (see kernel_traits.hpp); with an
+/// output scale it is BoTorch ≤ 0.11's default SingleTaskGP kernel. Cost: one sqrt, one exp.
+struct Matern52Kernel {
+  static constexpr const char* name = "Matern52Kernel";
+
+  /// κ(r²) for the squared scaled distance r² ≥ 0; κ(0) = 1.
+  static double value(double r2) noexcept {
+    const double r = std::sqrt(5.0 * r2);
+    return (1.0 + r + r * r / 3.0) * std::exp(-r);
+  }
+
+  /// dκ/d(r²) = −5/6 · (1 + √5 r) · exp(−√5 r); equals −5/6 at r = 0.
+  static double derivative(double r2) noexcept {
+    const double r = std::sqrt(5.0 * r2);
+    return -(5.0 / 6.0) * (1.0 + r) * std::exp(-r);
+  }
+};
+
+}  // namespace bomf
