@@ -1,0 +1,46 @@
+// bomf/fusion/fuse_kernel.hpp — the CPU kernel behind weight fusion, on raw buffers (no torch
+// types in this header).
+#pragma once
+
+#include <cstddef>
+
+namespace bomf {
+
+/// Floating storage types the fusion kernels read and write.
+enum class FusionDtype {
+  f32,   ///< IEEE binary32
+  bf16,  ///< bfloat16 (the top half of a binary32)
+  f16,   ///< IEEE binary16
+  f64,   ///< IEEE binary64 (accumulated in double)
+};
+
+/// Bytes per element of `dtype`.
+[[nodiscard]] constexpr std::size_t fusion_dtype_size(FusionDtype dtype) noexcept {
+  return dtype == FusionDtype::f32 ? 4 : dtype == FusionDtype::f64 ? 8 : 2;
+}
+
+/// Name of `dtype` for messages ("f32", "bf16", ...).
+[[nodiscard]] constexpr const char* fusion_dtype_name(FusionDtype dtype) noexcept {
+  return dtype == FusionDtype::f32    ? "f32"
+         : dtype == FusionDtype::bf16 ? "bf16"
+         : dtype == FusionDtype::f16  ? "f16"
+                                      : "f64";
+}
+
+/// Computes `out[j] = Σ_i coeffs[i] · members[i][j]` for `j < count`: the fused weights
+/// w(δ) = Σ_i δ_i w_i of BOMF (Jang et al., NeurIPS 2024, eq. 3) on one flat buffer.
+///
+/// `members` holds `n_members` ≥ 1 pointers to `count` elements of `in` each; `out` receives
+/// `count` elements of `out_dtype`. Pointers need no alignment. Accumulation is in fp32 (fp64
+/// for f64 input) and the result is rounded once, to nearest even. `out` may equal a member
+/// pointer (exact aliasing, as in an in-place EMA update), but must not partially overlap one.
+///
+/// One pass over memory: the range is cut into blocks of 4096 elements; each block accumulates
+/// all members in an on-stack fp32 buffer (auto-vectorized) and writes the output once, so the
+/// traffic is (n_members + 1) · count elements versus ≈ 3 · n_members for a loop of `add_`
+/// calls. Blocks are shared among libtorch's intra-op threads (`at::get_num_threads()`). No
+/// heap allocation. Preconditions are the caller's (this is the unchecked inner kernel).
+void fuse_buffers(const void* const* members, std::size_t n_members, const double* coeffs,
+                  FusionDtype in, void* out, FusionDtype out_dtype, std::size_t count);
+
+}  // namespace bomf

@@ -1,0 +1,162 @@
+// The CUDA fusion kernel against a double-precision host reference. Skipped without a GPU; on a
+// machine without one, only the "no GPU" behaviour is checked.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bomf/core/error.hpp"
+#include "bomf/cuda/device.hpp"
+#include "bomf/cuda/fusion.hpp"
+
+namespace bomf {
+namespace {
+
+float from_bits(std::uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+/// Host encodings (round to nearest even) for building inputs and decoding outputs.
+std::uint16_t to_bf16(float f) {
+  std::uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return static_cast<std::uint16_t>((u + 0x7FFFU + ((u >> 16) & 1U)) >> 16);
+}
+float from_bf16(std::uint16_t h) {
+  return from_bits(static_cast<std::uint32_t>(h) << 16);
+}
+float from_f16(std::uint16_t h) {
+  const int exponent = (h >> 10) & 0x1F;
+  const int mantissa = h & 0x3FF;
+  const float sign = (h & 0x8000) ? -1.0f : 1.0f;
+  if (exponent == 0) {
+    return sign * std::ldexp(static_cast<float>(mantissa), -24);
+  }
+  return sign * std::ldexp(static_cast<float>(mantissa | 0x400), exponent - 25);
+}
+TEST(CudaFusion, ReportsNoGpuGracefully) {
+  if (cuda::available()) {
+    GTEST_SKIP() << "a GPU is present";
+  }
+  EXPECT_EQ(cuda::device_count(), 0);
+  EXPECT_THROW(cuda::DeviceMemberSet(2, {10}, FusionDtype::f32, FusionDtype::f32),
+               cuda::cuda_error);
+}
+
+struct Case {
+  FusionDtype in;
+  FusionDtype out;
+};
+
+class CudaFusionDtypes : public ::testing::TestWithParam<Case> {};
+
+TEST_P(CudaFusionDtypes, MatchesHostReference) {
+  if (!cuda::available()) {
+    GTEST_SKIP() << "no CUDA device";
+  }
+  const auto [in, out] = GetParam();
+  const std::size_t n = 5;
+  // Sizes with tails: not multiples of 4 or 8 elements, and one empty tensor.
+  const std::vector<std::size_t> sizes = {1, 7, 4096 + 3, 0, 100003};
+  const double delta[n] = {0.3, -0.1, 0.25, 0.45, 0.1};
+  cuda::DeviceMemberSet set(n, sizes, in, out);
+  std::mt19937 rng(42);
+  std::uniform_real_distribution<float> uniform(-4.0f, 4.0f);
+  // values[m][t][j], as stored (already rounded to the input dtype).
+  std::vector<std::vector<std::vector<double>>> values(n);
+  for (std::size_t m = 0; m < n; ++m) {
+    for (std::size_t t = 0; t < sizes.size(); ++t) {
+      std::vector<double> v(sizes[t]);
+      std::vector<unsigned char> raw(sizes[t] * fusion_dtype_size(in));
+      for (std::size_t j = 0; j < sizes[t]; ++j) {
+        const float x = uniform(rng);
+        if (in == FusionDtype::f32) {
+          std::memcpy(raw.data() + 4 * j, &x, 4);
+          v[j] = x;
+        } else if (in == FusionDtype::f64) {
+          const double d = x;
+          std::memcpy(raw.data() + 8 * j, &d, 8);
+          v[j] = d;
+        } else {
+          // fp16 inputs: random finite bit patterns with exponents 2^-5 … 2^2.
+          const auto bits = static_cast<std::uint16_t>(rng());
+          const auto f16 = static_cast<std::uint16_t>((bits & 0x83FF) | ((10 + bits % 8) << 10));
+          const std::uint16_t h = in == FusionDtype::bf16 ? to_bf16(x) : f16;
+          std::memcpy(raw.data() + 2 * j, &h, 2);
+          v[j] = in == FusionDtype::bf16 ? from_bf16(h) : from_f16(h);
+        }
+      }
+      set.upload(m, t, raw.data());
+      values[m].push_back(std::move(v));
+    }
+  }
+  set.fuse(delta);
+  const double u_out = out == FusionDtype::f32    ? 0x1.0p-24
+                       : out == FusionDtype::f64  ? 0x1.0p-53
+                       : out == FusionDtype::bf16 ? 0x1.0p-8
+                                                  : 0x1.0p-11;
+  const double u_acc = in == FusionDtype::f64 ? 0x1.0p-53 : 0x1.0p-24;
+  for (std::size_t t = 0; t < sizes.size(); ++t) {
+    std::vector<unsigned char> raw(sizes[t] * fusion_dtype_size(out) + 1);
+    set.download(t, raw.data());
+    for (std::size_t j = 0; j < sizes[t]; ++j) {
+      double ref = 0.0;
+      double magnitude = 0.0;
+      for (std::size_t m = 0; m < n; ++m) {
+        ref += delta[m] * values[m][t][j];
+        magnitude += std::fabs(delta[m] * values[m][t][j]);
+      }
+      double got;
+      if (out == FusionDtype::f32) {
+        float f;
+        std::memcpy(&f, raw.data() + 4 * j, 4);
+        got = f;
+      } else if (out == FusionDtype::f64) {
+        std::memcpy(&got, raw.data() + 8 * j, 8);
+      } else {
+        std::uint16_t h;
+        std::memcpy(&h, raw.data() + 2 * j, 2);
+        got = out == FusionDtype::bf16 ? from_bf16(h) : from_f16(h);
+      }
+      const double bound = u_out * std::fabs(ref) + 0x1.0p-25 + (n + 1) * u_acc * magnitude;
+      ASSERT_LE(std::fabs(got - ref), bound) << "tensor " << t << ", element " << j;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllStorageTypes, CudaFusionDtypes,
+                         ::testing::Values(Case{FusionDtype::f32, FusionDtype::f32},
+                                           Case{FusionDtype::bf16, FusionDtype::bf16},
+                                           Case{FusionDtype::f16, FusionDtype::f16},
+                                           Case{FusionDtype::bf16, FusionDtype::f32},
+                                           Case{FusionDtype::f32, FusionDtype::bf16},
+                                           Case{FusionDtype::f64, FusionDtype::f64}),
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           return std::string(fusion_dtype_name(info.param.in)) + "_to_" +
+                                  fusion_dtype_name(info.param.out);
+                         });
+
+TEST(CudaFusion, RejectsInvalidArguments) {
+  EXPECT_THROW(cuda::DeviceMemberSet(0, {10}, FusionDtype::f32, FusionDtype::f32),
+               invalid_argument);
+  EXPECT_THROW(cuda::DeviceMemberSet(2, {10}, FusionDtype::f64, FusionDtype::f32),
+               invalid_argument);
+  if (!cuda::available()) {
+    GTEST_SKIP() << "no CUDA device for the remaining checks";
+  }
+  cuda::DeviceMemberSet set(2, {10}, FusionDtype::f32, FusionDtype::f32);
+  const double bad[2] = {0.5, NAN};
+  EXPECT_THROW(set.fuse(bad), invalid_argument);
+  float host[10] = {};
+  EXPECT_THROW(set.upload(2, 0, host), invalid_argument);
+  EXPECT_THROW(set.download(1, host), invalid_argument);
+}
+
+}  // namespace
+}  // namespace bomf

@@ -1,0 +1,154 @@
+// Baseline averages (SWA, EMA) and the two ways of fusing LoRA adapters.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "bomf/core/error.hpp"
+#include "bomf/fusion/averaging.hpp"
+#include "bomf/fusion/lora.hpp"
+#include "bomf/fusion/weight_fuser.hpp"
+#include "fusion_test_util.hpp"
+
+namespace bomf {
+namespace {
+
+TEST(UniformAverage, EqualsTheMeanOfTheMembers) {
+  std::vector<StateDict> members;
+  for (std::uint32_t i = 0; i < 4; ++i) {
+    members.push_back(test::random_state_dict(at::kFloat, i + 1));
+  }
+  const StateDict mean = uniform_average(members);
+  std::vector<at::Tensor> column;
+  for (const auto& m : members) {
+    column.push_back(m.at("embed.weight"));
+  }
+  EXPECT_LE(test::error_in_bound_units(mean.at("embed.weight"), column,
+                                       Eigen::VectorXd::Constant(4, 0.25)),
+            1.0);
+  EXPECT_THROW((void)uniform_average({}), invalid_argument);
+}
+
+TEST(EmaCoefficients, SumToOneAndWeightRecentCheckpointsMore) {
+  const Eigen::VectorXd delta = ema_coefficients(5, 0.9);
+  EXPECT_NEAR(delta.sum(), 1.0, 1e-15);
+  EXPECT_DOUBLE_EQ(delta[0], 0.9 * 0.9 * 0.9 * 0.9);
+  EXPECT_DOUBLE_EQ(delta[4], 0.1);
+  EXPECT_DOUBLE_EQ(delta[3], 0.1 * 0.9);
+  EXPECT_DOUBLE_EQ(ema_coefficients(1, 0.5)[0], 1.0);
+  EXPECT_THROW((void)ema_coefficients(0, 0.5), invalid_argument);
+  EXPECT_THROW((void)ema_coefficients(3, 1.5), invalid_argument);
+  EXPECT_THROW((void)ema_coefficients(3, std::nan("")), invalid_argument);
+}
+
+TEST(ExponentialMovingAverage, MatchesFusionWithEmaCoefficients) {
+  std::vector<StateDict> checkpoints;
+  for (std::uint32_t i = 0; i < 6; ++i) {
+    checkpoints.push_back(test::random_state_dict(at::kFloat, i + 10));
+  }
+  ExponentialMovingAverage ema(0.8);
+  EXPECT_TRUE(ema.average().empty());
+  for (const auto& c : checkpoints) {
+    ema.update(c);
+  }
+  EXPECT_EQ(ema.num_updates(), 6u);
+  const Eigen::VectorXd delta = ema_coefficients(6, 0.8);
+  for (const auto& [name, tensor] : ema.average()) {
+    std::vector<at::Tensor> column;
+    for (const auto& c : checkpoints) {
+      column.push_back(c.at(name));
+    }
+    if (name == "position_ids") {
+      EXPECT_TRUE(tensor.equal(checkpoints.back().at(name)));
+      continue;
+    }
+    // Six successive fp32 roundings instead of one: allow six bound units.
+    EXPECT_LE(test::error_in_bound_units(tensor, column, delta), 6.0) << name;
+  }
+  // The first checkpoint was copied, not aliased.
+  EXPECT_FALSE(checkpoints[0].at("big").equal(ema.average().at("big")));
+  StateDict other{{"w", test::random_tensor({3}, at::kFloat, 1)}};
+  EXPECT_THROW(ema.update(other), invalid_argument);
+  EXPECT_THROW(ExponentialMovingAverage(-0.1), invalid_argument);
+}
+
+std::vector<LoraAdapter> make_adapters(at::ScalarType dtype, int n, std::int64_t rank) {
+  std::vector<LoraAdapter> adapters;
+  for (int i = 0; i < n; ++i) {
+    const auto seed = static_cast<std::uint32_t>(100 + 2 * i);
+    adapters.push_back(LoraAdapter{test::random_tensor({rank, 12}, dtype, seed),
+                                   test::random_tensor({9, rank}, dtype, seed + 1), 0.5});
+  }
+  return adapters;
+}
+
+TEST(Lora, FactorAveragingFusesAAndBSeparately) {
+  const auto adapters = make_adapters(at::kFloat, 3, 4);
+  const Eigen::Vector3d delta(0.2, 0.3, 0.5);
+  const LoraAdapter fused = fuse_lora_factors(adapters, delta);
+  std::vector<at::Tensor> as, bs;
+  for (const auto& a : adapters) {
+    as.push_back(a.a);
+    bs.push_back(a.b);
+  }
+  EXPECT_LE(test::error_in_bound_units(fused.a, as, delta), 1.0);
+  EXPECT_LE(test::error_in_bound_units(fused.b, bs, delta), 1.0);
+  EXPECT_EQ(fused.scale, 0.5);
+}
+
+TEST(Lora, ExactMergeIsTheWeightedSumOfUpdates) {
+  auto adapters = make_adapters(at::kFloat, 3, 4);
+  adapters[2] = LoraAdapter{test::random_tensor({2, 12}, at::kFloat, 7),
+                            test::random_tensor({9, 2}, at::kFloat, 8), 2.0};  // other rank
+  const Eigen::Vector3d delta(0.2, 0.3, 0.5);
+  const at::Tensor base = test::random_tensor({9, 12}, at::kFloat, 5);
+  const at::Tensor merged = merge_lora_exact(base, adapters, delta);
+  at::Tensor expected = base.to(at::kDouble);
+  for (int i = 0; i < 3; ++i) {
+    expected += adapters[i].b.to(at::kDouble).matmul(adapters[i].a.to(at::kDouble)) *
+                (delta[i] * adapters[i].scale);
+  }
+  EXPECT_LT((merged.to(at::kDouble) - expected).abs().max().item<double>(), 1e-5);
+  // Fusing the merged full weights W + ΔW_i with δ on the simplex gives the same result.
+  std::vector<StateDict> full;
+  for (const auto& a : adapters) {
+    full.push_back(StateDict{{"w", merge_lora(base, a)}});
+  }
+  const StateDict fused_full = WeightFuser(full).fuse(delta);
+  EXPECT_LT((fused_full.at("w") - merged).abs().max().item<float>(), 1e-5f);
+}
+
+TEST(Lora, FactorAveragingDiffersFromTheExactMergeByCrossTerms) {
+  const auto adapters = make_adapters(at::kDouble, 2, 3);
+  const Eigen::Vector2d delta(0.4, 0.6);
+  const at::Tensor base = at::zeros({9, 12}, at::TensorOptions().dtype(at::kDouble));
+  const at::Tensor exact = merge_lora_exact(base, adapters, delta);
+  const at::Tensor factored = merge_lora(base, fuse_lora_factors(adapters, delta));
+  // scale · B̄ Ā − Σ δ_i scale B_i A_i = −scale · δ_0 δ_1 (B_0 − B_1)(A_0 − A_1) for N = 2.
+  const at::Tensor cross =
+      (adapters[0].b - adapters[1].b).matmul(adapters[0].a - adapters[1].a) * (-0.5 * 0.4 * 0.6);
+  EXPECT_LT((factored - exact - cross).abs().max().item<double>(), 1e-12);
+  EXPECT_GT(cross.abs().max().item<double>(), 0.1);
+  // Both agree for a single adapter.
+  EXPECT_TRUE(merge_lora(base, adapters[0])
+                  .allclose(merge_lora_exact(base, {adapters[0]}, Eigen::VectorXd::Ones(1))));
+}
+
+TEST(Lora, RejectsMismatchedAdapters) {
+  auto adapters = make_adapters(at::kFloat, 2, 4);
+  adapters[1].a = test::random_tensor({3, 12}, at::kFloat, 1);
+  adapters[1].b = test::random_tensor({9, 3}, at::kFloat, 2);
+  EXPECT_THROW((void)fuse_lora_factors(adapters, Eigen::Vector2d(0.5, 0.5)), invalid_argument);
+  EXPECT_NO_THROW((void)lora_delta_exact(adapters, Eigen::Vector2d(0.5, 0.5)));
+  adapters[1].b = test::random_tensor({8, 3}, at::kFloat, 2);
+  EXPECT_THROW((void)lora_delta_exact(adapters, Eigen::Vector2d(0.5, 0.5)), invalid_argument);
+  auto scaled = make_adapters(at::kFloat, 2, 4);
+  scaled[1].scale = 1.0;
+  EXPECT_THROW((void)fuse_lora_factors(scaled, Eigen::Vector2d(0.5, 0.5)), invalid_argument);
+  EXPECT_THROW((void)merge_lora_exact(test::random_tensor({3, 3}, at::kFloat, 1), scaled,
+                                      Eigen::Vector2d(0.5, 0.5)),
+               invalid_argument);
+  EXPECT_THROW((void)fuse_lora_factors(scaled, Eigen::Vector3d(0.5, 0.5, 0.0)), invalid_argument);
+}
+
+}  // namespace
+}  // namespace bomf

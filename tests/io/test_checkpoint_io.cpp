@@ -1,0 +1,280 @@
+// Safetensors files (single, sharded, memory-mapped), libtorch archives and streaming fusion.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "../fusion/fusion_test_util.hpp"
+#include "bomf/core/error.hpp"
+#include "bomf/fusion/streaming.hpp"
+#include "bomf/fusion/weight_fuser.hpp"
+#include "bomf/io/safetensors.hpp"
+#include "bomf/io/safetensors_writer.hpp"
+#include "bomf/io/torch_archive.hpp"
+
+namespace bomf {
+namespace {
+
+namespace fs = std::filesystem;
+
+/// A fresh temporary directory per test, removed afterwards.
+class CheckpointIo : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ =
+        fs::temp_directory_path() / ("bomf_io_" + std::to_string(::getpid()) + "_" + info->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  fs::path dir_;
+};
+
+StateDict every_dtype() {
+  StateDict sd;
+  sd.insert("f32", test::random_tensor({4, 7}, at::kFloat, 1));
+  sd.insert("bf16", test::random_tensor({9}, at::kBFloat16, 2));
+  sd.insert("f16", test::random_tensor({3, 1, 2}, at::kHalf, 3));
+  sd.insert("f64", test::random_tensor({5}, at::kDouble, 4));
+  sd.insert("i64", test::random_tensor({6}, at::kLong, 5));
+  sd.insert("i32", test::random_tensor({2, 2}, at::kInt, 6));
+  sd.insert("i16", test::random_tensor({3}, at::kShort, 7));
+  sd.insert("i8", test::random_tensor({3}, at::kChar, 8));
+  sd.insert("u8", test::random_tensor({5}, at::kByte, 9));
+  sd.insert("bool", test::random_tensor({4}, at::kFloat, 10) > 0);
+  sd.insert("scalar", test::random_tensor({}, at::kFloat, 11));
+  sd.insert("empty", test::random_tensor({0, 3}, at::kFloat, 12));
+  return sd;
+}
+
+void expect_equal(const StateDict& a, const StateDict& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    EXPECT_EQ(a[k].first, b[k].first);
+    EXPECT_EQ(a[k].second.scalar_type(), b[k].second.scalar_type()) << a[k].first;
+    EXPECT_TRUE(a[k].second.equal(b[k].second)) << a[k].first;
+  }
+}
+
+TEST_F(CheckpointIo, SafetensorsRoundTripOfEveryDtype) {
+  const StateDict original = every_dtype();
+  save_safetensors(path("m.safetensors"), original, {{"format", "pt"}});
+  EXPECT_FALSE(fs::exists(path("m.safetensors.tmp")));
+  expect_equal(load_safetensors(path("m.safetensors")), original);
+  const SafetensorsCheckpoint checkpoint(path("m.safetensors"));
+  EXPECT_EQ(checkpoint.metadata().at("format"), "pt");
+  EXPECT_EQ(checkpoint.num_shards(), 1u);
+  expect_equal(checkpoint.state_dict(), original);  // zero-copy views
+}
+
+TEST_F(CheckpointIo, NonContiguousTensorsAreWrittenRowMajor) {
+  const at::Tensor t = test::random_tensor({3, 5}, at::kFloat, 1).t();
+  save_safetensors(path("t.safetensors"), StateDict{{"t", t}});
+  EXPECT_TRUE(load_safetensors(path("t.safetensors")).at("t").equal(t));
+}
+
+TEST_F(CheckpointIo, MappedViewsArePrivateAndOutliveTheCheckpoint) {
+  save_safetensors(path("m.safetensors"), every_dtype());
+  at::Tensor view;
+  {
+    const SafetensorsCheckpoint checkpoint(path("m.safetensors"));
+    view = checkpoint.tensor("f32");
+    at::Tensor copy = checkpoint.tensor("f32", /*copy=*/true);
+    EXPECT_TRUE(view.equal(copy));
+  }
+  view.fill_(42.0);  // the mapping is alive and copy-on-write
+  EXPECT_TRUE(load_safetensors(path("m.safetensors")).at("f32").equal(every_dtype().at("f32")));
+}
+
+TEST_F(CheckpointIo, ShardedRoundTripAndIndexFormat) {
+  const StateDict original = every_dtype();
+  const std::string index = save_sharded_safetensors(dir_.string(), original, 64);
+  EXPECT_EQ(index, path("model.safetensors.index.json"));
+  const SafetensorsCheckpoint checkpoint(index);
+  EXPECT_GT(checkpoint.num_shards(), 2u);
+  const StateDict loaded = load_safetensors(index);
+  ASSERT_EQ(loaded.size(), original.size());
+  for (const auto& [name, tensor] : original) {
+    EXPECT_TRUE(loaded.at(name).equal(tensor)) << name;
+  }
+  std::ifstream in(index);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("\"total_size\""), std::string::npos);
+  EXPECT_NE(text.find("model-00001-of-"), std::string::npos);
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+TEST_F(CheckpointIo, MalformedIndexesAreRejected) {
+  save_safetensors(path("a.safetensors"),
+                   StateDict{{"w", test::random_tensor({2}, at::kFloat, 1)}});
+  write_text(path("ok.json"), R"({"weight_map": {"w": "a.safetensors"}})");
+  EXPECT_EQ(load_safetensors(path("ok.json")).size(), 1u);
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"not JSON", "{"},
+      {"no weight_map", R"({"metadata": {}})"},
+      {"non-string shard", R"({"weight_map": {"w": 3}})"},
+      {"path traversal", R"({"weight_map": {"w": "../a.safetensors"}})"},
+      {"missing shard file", R"({"weight_map": {"w": "b.safetensors"}})"},
+      {"tensor not in shard", R"({"weight_map": {"v": "a.safetensors"}})"},
+  };
+  for (const auto& [what, text] : bad) {
+    write_text(path("bad.json"), text);
+    EXPECT_THROW(SafetensorsCheckpoint(path("bad.json")), io_error) << what;
+  }
+}
+
+TEST_F(CheckpointIo, MalformedFilesOnDiskAreIoErrors) {
+  save_safetensors(path("m.safetensors"), every_dtype());
+  const auto size = fs::file_size(path("m.safetensors"));
+  fs::copy_file(path("m.safetensors"), path("cut.safetensors"));
+  fs::resize_file(path("cut.safetensors"), size - 3);
+  EXPECT_THROW(SafetensorsCheckpoint(path("cut.safetensors")), io_error);
+  EXPECT_THROW(SafetensorsCheckpoint(path("missing.safetensors")), io_error);
+  EXPECT_THROW(SafetensorsCheckpoint(dir_.string()), io_error);
+  write_text(path("empty.safetensors"), "");
+  EXPECT_THROW(SafetensorsCheckpoint(path("empty.safetensors")), io_error);
+}
+
+TEST_F(CheckpointIo, DtypesWithoutALibtorchTypeAreReportedOnAccess) {
+  SafetensorsWriter writer(path("u16.safetensors"),
+                           {SafetensorsTensorInfo{"u", SafetensorsDtype::U16, {2}, 0, 0}});
+  const unsigned char bytes[4] = {1, 0, 2, 0};
+  writer.write(0, bytes, 4);
+  writer.finish();
+  const SafetensorsCheckpoint checkpoint(path("u16.safetensors"));
+  EXPECT_EQ(checkpoint.info("u").nbytes(), 4u);
+  EXPECT_THROW((void)checkpoint.tensor("u"), io_error);
+  EXPECT_THROW((void)checkpoint.tensor("nope"), invalid_argument);
+}
+
+TEST_F(CheckpointIo, UnfinishedWriterLeavesNoFile) {
+  {
+    SafetensorsWriter writer(path("x.safetensors"),
+                             {SafetensorsTensorInfo{"u", SafetensorsDtype::F32, {2}, 0, 0}});
+    EXPECT_THROW(writer.write(0, "abc", 3), invalid_argument);
+    EXPECT_THROW(writer.finish(), io_error);  // "u" never written
+  }
+  EXPECT_FALSE(fs::exists(path("x.safetensors")));
+  EXPECT_FALSE(fs::exists(path("x.safetensors.tmp")));
+}
+
+TEST_F(CheckpointIo, TorchPickleAndArchiveRoundTrips) {
+  const StateDict original = every_dtype();
+  save_torch_state_dict(path("m.pt"), original);
+  expect_equal(load_torch_state_dict(path("m.pt")), original);
+  StateDict params;
+  params.insert("layer.weight", test::random_tensor({3, 2}, at::kFloat, 1));
+  params.insert("layer.bias", test::random_tensor({3}, at::kFloat, 2));
+  params.insert("steps", test::random_tensor({1}, at::kLong, 3));
+  save_torch_archive(path("m.archive"), params);
+  const StateDict loaded = load_torch_state_dict(path("m.archive"));
+  ASSERT_EQ(loaded.size(), params.size());
+  for (const auto& [name, tensor] : params) {
+    EXPECT_TRUE(loaded.at(name).equal(tensor)) << name;
+  }
+  write_text(path("garbage.pt"), "definitely not a checkpoint");
+  EXPECT_THROW((void)load_torch_state_dict(path("garbage.pt")), io_error);
+  EXPECT_THROW((void)load_torch_state_dict(path("missing.pt")), io_error);
+}
+
+std::vector<StateDict> streaming_members(at::ScalarType dtype) {
+  std::vector<StateDict> members;
+  for (std::uint32_t i = 0; i < 4; ++i) {
+    members.push_back(test::random_state_dict(dtype, i + 20));
+  }
+  return members;
+}
+
+TEST_F(CheckpointIo, StreamingFusionEqualsInMemoryFusion) {
+  for (at::ScalarType dtype : {at::kFloat, at::kBFloat16, at::kHalf}) {
+    const auto members = streaming_members(dtype);
+    std::vector<std::string> files;
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      files.push_back(path("m" + std::to_string(i) + ".safetensors"));
+      save_safetensors(files.back(), members[i]);
+    }
+    const Eigen::Vector4d delta(0.1, 0.4, -0.2, 0.7);
+    for (std::optional<at::ScalarType> out :
+         {std::optional<at::ScalarType>{}, std::optional<at::ScalarType>{at::kFloat}}) {
+      StreamingFusionOptions options;
+      options.fusion.output_dtype = out;
+      options.fusion.copy_non_floating_from = 1;
+      options.chunk_elements = 1000;  // several chunks per large tensor
+      options.metadata = {{"fused_by", "bomf"}};
+      std::vector<std::string> progress;
+      std::uint64_t last_done = 0;
+      std::uint64_t last_total = 0;
+      options.progress = [&](std::uint64_t done, std::uint64_t total, const std::string& name) {
+        EXPECT_LE(done, total);
+        last_done = done;
+        last_total = total;
+        progress.push_back(name);
+      };
+      fuse_safetensors_files(files, delta, path("fused.safetensors"), options);
+      EXPECT_EQ(progress.size(), members[0].size());
+      // Progress counts output bytes: it ends at the size of the output's data section.
+      const SafetensorsCheckpoint written(path("fused.safetensors"));
+      std::uint64_t data_bytes = 0;
+      for (const auto& name : written.names()) {
+        data_bytes += written.info(name).nbytes();
+      }
+      EXPECT_EQ(last_done, data_bytes);
+      EXPECT_EQ(last_total, data_bytes);
+      const StateDict streamed = load_safetensors(path("fused.safetensors"));
+      const StateDict in_memory = WeightFuser(members, options.fusion).fuse(delta);
+      expect_equal(streamed, in_memory);
+      EXPECT_EQ(SafetensorsCheckpoint(path("fused.safetensors")).metadata().at("fused_by"), "bomf");
+    }
+  }
+}
+
+TEST_F(CheckpointIo, StreamingFusionReadsShardedInputs) {
+  const auto members = streaming_members(at::kFloat);
+  fs::create_directories(dir_ / "a");
+  const std::string sharded = save_sharded_safetensors((dir_ / "a").string(), members[0], 4096);
+  save_safetensors(path("b.safetensors"), members[1]);
+  const Eigen::Vector2d delta(0.25, 0.75);
+  fuse_safetensors_files({sharded, path("b.safetensors")}, delta, path("f.safetensors"));
+  const StateDict fused = load_safetensors(path("f.safetensors"));
+  const StateDict expected = WeightFuser({members[0], members[1]}).fuse(delta);
+  for (const auto& [name, tensor] : expected) {
+    EXPECT_TRUE(fused.at(name).equal(tensor)) << name;
+  }
+}
+
+TEST_F(CheckpointIo, StreamingFusionChecksInputsBeforeWriting) {
+  const auto members = streaming_members(at::kFloat);
+  save_safetensors(path("a.safetensors"), members[0]);
+  StateDict other = members[1];
+  other.at("layer.0.bias") = test::random_tensor({66}, at::kFloat, 1);
+  save_safetensors(path("b.safetensors"), other);
+  try {
+    fuse_safetensors_files({path("a.safetensors"), path("b.safetensors")},
+                           Eigen::Vector2d(0.5, 0.5), path("out.safetensors"));
+    ADD_FAILURE() << "expected an error";
+  } catch (const invalid_argument& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("layer.0.bias"), std::string::npos) << what;
+    EXPECT_NE(what.find("[65]"), std::string::npos) << what;
+    EXPECT_NE(what.find("[66]"), std::string::npos) << what;
+  }
+  EXPECT_FALSE(fs::exists(path("out.safetensors")));
+  EXPECT_THROW(fuse_safetensors_files({path("a.safetensors")}, Eigen::Vector2d(0.5, 0.5),
+                                      path("out.safetensors")),
+               invalid_argument);
+  EXPECT_THROW(fuse_safetensors_files({}, Eigen::VectorXd(0), path("out.safetensors")),
+               invalid_argument);
+}
+
+}  // namespace
+}  // namespace bomf
