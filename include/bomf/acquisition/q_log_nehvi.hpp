@@ -1,0 +1,441 @@
+// bomf/acquisition/q_log_nehvi.hpp — q log noisy expected hypervolume improvement (qLogNEHVI)
+// with gradients, as BoTorch 0.11.3's `qLogNoisyExpectedHypervolumeImprovement`.
+//
+// References
+//   [Daulton21] S. Daulton, M. Balandat, E. Bakshy. Parallel Bayesian optimization of multiple
+//     noisy objectives with expected hypervolume improvement. NeurIPS 2021.
+//   [Ament23] S. Ament, S. Daulton, D. Eriksson, M. Balandat, E. Bakshy. Unexpected
+//     improvements to expected improvement for Bayesian optimization. NeurIPS 2023.
+//   [Lacour17] R. Lacour, K. Klamroth, C. M. Fonseca. A box decomposition algorithm to compute
+//     the hypervolume indicator. Computers & Operations Research 79, 2017.
+//
+// Maximization. For candidates X (q × d), baseline points X_b (already evaluated) and a
+// reference point r (length m), with S fixed quasi-Monte-Carlo base samples (sample average
+// approximation: the acquisition is a deterministic smooth function of X):
+//   1. per objective, the joint GP posterior of the latent f over [X_b; X]; samples
+//      f[s] = μ + L z[s] with L its Cholesky factor, whose baseline block L_bb is cached and
+//      extended by the low-rank update L_nb = K_nb L_bb⁻ᵀ, L_nn = chol(K_nn − L_nb L_nbᵀ);
+//   2. per sample, the Pareto front of f[s](X_b) and its box decomposition of the
+//      non-dominated region (BoTorch's FastNondominatedPartitioning cells), computed once;
+//   3. the hypervolume improvement of f[s](X) over each sample's front by inclusion–exclusion
+//      over the 2^q − 1 subsets of candidates, with ReLU and min replaced by BoTorch's
+//      fat-tailed log-space approximations (tau_relu, tau_max, fat = true), in log space;
+//   4. logmeanexp over samples.
+// The gradient w.r.t. X is exact (hand-written reverse mode through steps 3 and 1).
+//
+// With BoTorch's base samples injected, values and gradients agree with BoTorch to ~1e-13
+// relative (tests/qnehvi). Differences from BoTorch: our own scrambled Sobol sampler (same
+// distribution, other points); the pruning draws its 2048 samples from it too (seeded, where
+// BoTorch's are unseeded); when the candidates' conditional covariance is not positive definite
+// even with jitter 1e-3, evaluation throws bomf::numerical_error where BoTorch falls back to
+// sampling the full joint posterior; no constraints, objectives, pending points or
+// incremental_nehvi = false (BoTorch's defaults are what is implemented).
+#pragma once
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "bomf/acquisition/detail/q_log_nehvi_cells.hpp"
+#include "bomf/acquisition/detail/q_log_nehvi_core.hpp"
+#include "bomf/acquisition/detail/q_log_nehvi_posterior.hpp"
+#include "bomf/acquisition/detail/q_log_nehvi_sampling.hpp"
+#include "bomf/core/checks.hpp"
+#include "bomf/core/error.hpp"
+#include "bomf/gp/exact_gp.hpp"
+#include "bomf/gp/model_list_gp.hpp"
+
+namespace bomf {
+
+/// Settings of `QLogNoisyExpectedHypervolumeImprovement`; defaults are BoTorch 0.11.3's.
+struct QLogNehviOptions {
+  /// Number S of quasi-Monte-Carlo samples (BoTorch's default sampler: 128).
+  Eigen::Index num_samples = 128;
+  /// Seed of the scrambled-Sobol normal base samples (baseline, new points, pruning).
+  std::uint64_t seed = 0;
+  /// Temperature of the fat-tailed softplus replacing ReLU (BoTorch's TAU_RELU).
+  double tau_relu = 1e-6;
+  /// Temperature of the fat-tailed smooth minimum (qLogNEHVI's default tau_max).
+  double tau_max = 1e-3;
+  /// Drop baseline points whose empirical probability of being Pareto-optimal and better than
+  /// the reference point is zero (BoTorch's prune_inferior_points_multi_objective).
+  bool prune_baseline = false;
+  /// Samples used by the pruning (BoTorch: 2048).
+  Eigen::Index prune_num_samples = 2048;
+  /// At most ceil(prune_max_frac · n) baseline points are kept, the most probable first.
+  double prune_max_frac = 1.0;
+  /// Optional injected base samples for the baseline: S × (n_b · m), column i·m + k is
+  /// objective k at baseline point i (BoTorch's `base_samples[s, i, k]` flattened row-major).
+  /// Empty: drawn from the scrambled Sobol sequence. Incompatible with prune_baseline.
+  Eigen::MatrixXd base_samples_baseline;
+};
+
+/// qLogNEHVI for m ≥ 2 independent exact GPs (one per objective) with kernel `Kernel`; see
+/// the file comment for the definition. Supports m ≤ 8 objectives and q ≤ 6 candidates
+/// (the issue asks for m ≤ 4, q ≤ 4).
+///
+/// Construction: O(m (n_b n_t² + n_b³)) for the cached Cholesky factors plus the S box
+/// decompositions (O(S n_b² m) for the fronts and the cells; exponential in m in the worst
+/// case, as BoTorch). Evaluation: O(m (q n d + q n² + S n_b q)) for the samples plus
+/// O(S · C · 2^q · q · m) for the improvement, C the cells per sample; the gradient costs about
+/// twice the value. Once a batch size q has been evaluated, further evaluations with that q
+/// allocate nothing (tests/qnehvi checks it with Eigen's malloc guard). Not thread-safe: the
+/// object owns its workspaces; use one object per thread.
+///
+/// Example (maximize with bomf/optim; the object itself is the q = 1 objective):
+///   auto models = bomf::fit_model_list_gp<bomf::Matern52Kernel>(X, Y);        // n × d, n × m
+///   bomf::QLogNoisyExpectedHypervolumeImprovement<bomf::Matern52Kernel> acqf(models, X, ref);
+///   Eigen::MatrixXd grad(2, d);
+///   const double v = acqf.value_and_gradient(candidates /* 2 × d */, grad);
+template <class Kernel>
+class QLogNoisyExpectedHypervolumeImprovement {
+ public:
+  /// From m independent GPs (`models[k]` models objective k; they may have different training
+  /// data), the baseline inputs `X_baseline` (n_b × d, original units, usually the training
+  /// inputs; n_b = 0, or pruning every point away, leaves the single cell [r, ∞) per sample,
+  /// i.e. qLogEHVI w.r.t. r) and the reference point `ref_point` (length m, objective space).
+  /// Throws bomf::invalid_argument on bad shapes, non-finite values, m < 2 or m > 8, or bad
+  /// options; bomf::numerical_error if the baseline posterior covariance is not positive
+  /// definite even with jitter 1e-6.
+  QLogNoisyExpectedHypervolumeImprovement(const std::vector<ExactGP<Kernel>>& models,
+                                          const Eigen::Ref<const Eigen::MatrixXd>& X_baseline,
+                                          const Eigen::Ref<const Eigen::VectorXd>& ref_point,
+                                          const QLogNehviOptions& options = QLogNehviOptions())
+      : options_(options) {
+    constexpr const char* where = "bomf::QLogNoisyExpectedHypervolumeImprovement";
+    const auto m = static_cast<Eigen::Index>(models.size());
+    detail::require(m >= 2 && m <= detail::kQnehviMaxM, where, "got ", m, " models, expected 2 to ",
+                    detail::kQnehviMaxM, " (one per objective)");
+    const Eigen::Index d = models.front().dim();
+    for (Eigen::Index k = 0; k < m; ++k) {
+      detail::require(models[static_cast<std::size_t>(k)].dim() == d, where, "model ", k,
+                      " has input dimension ", models[static_cast<std::size_t>(k)].dim(),
+                      ", model 0 has ", d);
+    }
+    detail::require_shape(ref_point, m, 1, where, "ref_point");
+    detail::require_finite(ref_point, where, "ref_point");
+    detail::require_shape(X_baseline, -1, d, where, "X_baseline");
+    detail::require_finite(X_baseline, where, "X_baseline");
+    detail::require(options.num_samples >= 1, where, "options.num_samples is ", options.num_samples,
+                    ", expected ≥ 1");
+    detail::require(std::isfinite(options.tau_relu) && options.tau_relu > 0.0, where,
+                    "options.tau_relu is ", options.tau_relu, ", expected > 0");
+    detail::require(std::isfinite(options.tau_max) && options.tau_max > 0.0, where,
+                    "options.tau_max is ", options.tau_max, ", expected > 0");
+    detail::require(options.prune_max_frac > 0.0 && options.prune_max_frac <= 1.0, where,
+                    "options.prune_max_frac is ", options.prune_max_frac, ", expected in (0, 1]");
+    detail::require(options.prune_num_samples >= 1, where, "options.prune_num_samples is ",
+                    options.prune_num_samples, ", expected ≥ 1");
+    const bool injected = options.base_samples_baseline.size() > 0;
+    detail::require(!(injected && options.prune_baseline), where,
+                    "options.base_samples_baseline cannot be combined with prune_baseline (the "
+                    "number of baseline points is not known before pruning)");
+    if (injected) {
+      detail::require_shape(options.base_samples_baseline, options.num_samples,
+                            X_baseline.rows() * m, where, "options.base_samples_baseline");
+      detail::require_finite(options.base_samples_baseline, where, "options.base_samples_baseline");
+    }
+    ref_point_ = ref_point;
+    dim_ = d;
+    objectives_.resize(static_cast<std::size_t>(m));
+    for (Eigen::Index k = 0; k < m; ++k) {
+      objectives_[static_cast<std::size_t>(k)].gp = pieces(models[static_cast<std::size_t>(k)]);
+    }
+    baseline_ = X_baseline;
+    if (options.prune_baseline && X_baseline.rows() > 0) {
+      baseline_ = prune(X_baseline);
+    }
+    const Eigen::Index S = options.num_samples;
+    const Eigen::Index nb = baseline_.rows();
+    Eigen::MatrixXd z_base(S, 0);
+    if (injected) {
+      z_base = options.base_samples_baseline;
+    } else if (nb > 0) {
+      z_base = detail::qnehvi_normal_base_samples(S, nb * m, options.seed);
+    }
+    std::vector<Eigen::MatrixXd> baseline_samples(static_cast<std::size_t>(m));
+    for (Eigen::Index k = 0; k < m; ++k) {
+      auto& obj = objectives_[static_cast<std::size_t>(k)];
+      set_baseline(obj, baseline_);
+      obj.Z_b.resize(S, nb);
+      for (Eigen::Index i = 0; i < nb; ++i) {
+        obj.Z_b.col(i) = z_base.col(i * m + k);
+      }
+      Eigen::MatrixXd f = obj.Z_b * obj.L_bb.transpose();
+      f.rowwise() += obj.mean_b.transpose();
+      baseline_samples[static_cast<std::size_t>(k)] = std::move(f);
+    }
+    baseline_samples_ = baseline_samples;
+    cells_ = detail::qnehvi_build_cells(baseline_samples, ref_point_);
+    injected_new_.resize(detail::kQnehviMaxQ + 1);
+    drawn_new_.resize(detail::kQnehviMaxQ + 1);
+  }
+
+  /// As above from a ModelListGP (objective k is `models.model(k)`).
+  QLogNoisyExpectedHypervolumeImprovement(const ModelListGP<Kernel>& models,
+                                          const Eigen::Ref<const Eigen::MatrixXd>& X_baseline,
+                                          const Eigen::Ref<const Eigen::VectorXd>& ref_point,
+                                          const QLogNehviOptions& options = QLogNehviOptions())
+      : QLogNoisyExpectedHypervolumeImprovement(models.models(), X_baseline, ref_point, options) {}
+
+  /// Injects the base samples of the q new points, `z` of shape S × (q · m) (column j·m + k:
+  /// candidate j, objective k — BoTorch's `base_samples[s, n_b + j, k]`); used by every later
+  /// evaluation with batch size q = z.cols() / m. Without injection they are the q·m Sobol
+  /// coordinates that follow the baseline's n_b·m in one joint sequence (as BoTorch).
+  void set_base_samples_new(const Eigen::Ref<const Eigen::MatrixXd>& z) {
+    constexpr const char* where =
+        "bomf::QLogNoisyExpectedHypervolumeImprovement::set_base_samples_new";
+    const Eigen::Index m = num_objectives();
+    detail::require(z.rows() == num_samples() && z.cols() % m == 0 && z.cols() >= m &&
+                        z.cols() <= detail::kQnehviMaxQ * m,
+                    where, "argument 'z' has shape ", z.rows(), "×", z.cols(), ", expected ",
+                    num_samples(), "×(q·", m, ") with 1 ≤ q ≤ ", detail::kQnehviMaxQ);
+    detail::require_finite(z, where, "z");
+    const Eigen::Index q = z.cols() / m;
+    injected_new_[static_cast<std::size_t>(q)] = z;
+    if (q == q_) {
+      q_ = 0;  // reload on the next evaluation
+    }
+  }
+
+  /// qLogNEHVI at the q rows of `X` (q × d, original units, 1 ≤ q ≤ 6).
+  /// Throws bomf::invalid_argument on a bad shape or non-finite X, bomf::numerical_error if the
+  /// candidates' conditional covariance stays non-positive-definite with jitter 1e-3.
+  double value(const Eigen::Ref<const Eigen::MatrixXd>& X) {
+    return evaluate<false, Eigen::Map<Eigen::MatrixXd>>(X, nullptr);
+  }
+
+  /// qLogNEHVI at the q rows of `X` and its gradient ∂/∂X written into `grad` (q × d).
+  double value_and_gradient(const Eigen::Ref<const Eigen::MatrixXd>& X,
+                            Eigen::Ref<Eigen::MatrixXd> grad) {
+    detail::require_shape(grad, X.rows(), X.cols(),
+                          "bomf::QLogNoisyExpectedHypervolumeImprovement::value_and_gradient",
+                          "grad");
+    return evaluate<true>(X, &grad);
+  }
+
+  /// q = 1 adapter for the optimizers (bomf/optim/objective.hpp): value at `x` (length d) and
+  /// its gradient written into `grad` (length d).
+  double operator()(const Eigen::Ref<const Eigen::VectorXd>& x, Eigen::Ref<Eigen::VectorXd> grad) {
+    detail::require_shape(x, dim_, 1, "bomf::QLogNoisyExpectedHypervolumeImprovement", "x");
+    detail::require_shape(grad, dim_, 1, "bomf::QLogNoisyExpectedHypervolumeImprovement", "grad");
+    const Eigen::Map<const Eigen::MatrixXd> X(x.data(), 1, dim_);
+    Eigen::Map<Eigen::MatrixXd> G(grad.data(), 1, dim_);
+    return evaluate<true>(X, &G);
+  }
+
+  /// Values (q = 1) at each row of `X` (n × d): the optimizers' batch screening. Allocates the
+  /// output vector (and the q = 1 workspaces if another q was used last).
+  Eigen::VectorXd batch_values(const Eigen::Ref<const Eigen::MatrixXd>& X) {
+    detail::require_shape(X, -1, dim_,
+                          "bomf::QLogNoisyExpectedHypervolumeImprovement::batch_values", "X");
+    Eigen::VectorXd out(X.rows());
+    Eigen::MatrixXd row(1, dim_);
+    for (Eigen::Index i = 0; i < X.rows(); ++i) {
+      row = X.row(i);
+      out(i) = value(row);
+    }
+    return out;
+  }
+
+  /// Number of objectives m.
+  Eigen::Index num_objectives() const noexcept {
+    return static_cast<Eigen::Index>(objectives_.size());
+  }
+  /// Number of MC samples S.
+  Eigen::Index num_samples() const noexcept { return options_.num_samples; }
+  /// Input dimension d.
+  Eigen::Index dim() const noexcept { return dim_; }
+  /// The baseline points in use (n_b × d; after pruning when enabled).
+  const Eigen::MatrixXd& baseline() const noexcept { return baseline_; }
+  /// The reference point (length m).
+  const Eigen::VectorXd& ref_point() const noexcept { return ref_point_; }
+  /// The baseline posterior samples: entry k is S × n_b (objective k).
+  const std::vector<Eigen::MatrixXd>& baseline_samples() const noexcept {
+    return baseline_samples_;
+  }
+  /// Total number of box-decomposition cells over all samples (zero-volume cells dropped).
+  Eigen::Index num_cells() const noexcept { return cells_.offsets.back(); }
+  /// The sampled objective values of the last evaluated candidates: entry k is S × q.
+  const std::vector<Eigen::MatrixXd>& last_samples() const noexcept { return F_; }
+  /// Per-sample log hypervolume improvements of the last evaluation (length S).
+  const Eigen::VectorXd& last_sample_log_improvements() const noexcept { return core_.sample_log; }
+
+ private:
+  using State = detail::QnehviObjectiveState<Kernel>;
+
+  static detail::QnehviGpPieces pieces(const ExactGP<Kernel>& gp) {
+    detail::QnehviGpPieces p;
+    const Eigen::Index d = gp.dim();
+    const auto& h = gp.hyperparameters();
+    p.lower = gp.input_transform().lower(d);
+    p.dz_dx = gp.input_transform().inverse_range(d).cwiseQuotient(h.lengthscales);
+    p.z_train =
+        (gp.normalized_train_inputs() * h.lengthscales.cwiseInverse().asDiagonal()).transpose();
+    p.chol = gp.cholesky_factor();
+    p.alpha = gp.alpha();
+    p.outputscale = h.outputscale;
+    p.mean_constant = h.mean_constant;
+    p.y_mean = gp.outcome_transform().mean;
+    p.y_std = gp.outcome_transform().std;
+    return p;
+  }
+
+  // Baseline quantities of one objective: scaled inputs, W, the posterior mean and the
+  // Cholesky factor of the posterior covariance (gpytorch's psd_safe_cholesky, 3 tries).
+  static void set_baseline(State& obj, const Eigen::MatrixXd& Xb) {
+    const auto& gp = obj.gp;
+    const Eigen::Index nb = Xb.rows();
+    obj.z_base = ((Xb.rowwise() - gp.lower.transpose()) * gp.dz_dx.asDiagonal()).transpose();
+    Eigen::MatrixXd k_tb(gp.z_train.cols(), nb);
+    obj.kernel_block(gp.z_train, obj.z_base, k_tb, nullptr);
+    obj.mean_b = ((k_tb.transpose() * gp.alpha).array() + gp.mean_constant) * gp.y_std + gp.y_mean;
+    obj.W = k_tb;
+    if (nb > 0) {  // Eigen's triangular solve does not accept an empty right-hand side
+      gp.chol.template triangularView<Eigen::Lower>().solveInPlace(obj.W);
+    }
+    Eigen::MatrixXd K(nb, nb);
+    obj.kernel_block(obj.z_base, obj.z_base, K, nullptr);
+    K.noalias() -= obj.W.transpose() * obj.W;
+    K *= gp.y_std * gp.y_std;
+    Eigen::MatrixXd scratch(nb, nb);
+    if (!detail::qnehvi_safe_cholesky(K, scratch, 3)) {
+      throw numerical_error(detail::concat(
+          "bomf::QLogNoisyExpectedHypervolumeImprovement: the posterior covariance of the ", nb,
+          " baseline points is not positive definite even with jitter 1e-6"));
+    }
+    obj.L_bb = K;
+  }
+
+  // BoTorch's prune_inferior_points_multi_objective with our sampler.
+  Eigen::MatrixXd prune(const Eigen::MatrixXd& X) {
+    const Eigen::Index n = X.rows();
+    const auto m = num_objectives();
+    const Eigen::Index S = options_.prune_num_samples;
+    const Eigen::MatrixXd z = detail::qnehvi_normal_base_samples(
+        S, n * m, detail::qnehvi_splitmix64(options_.seed + 7919));
+    std::vector<Eigen::MatrixXd> f(static_cast<std::size_t>(m));
+    for (Eigen::Index k = 0; k < m; ++k) {
+      State tmp;
+      tmp.gp = objectives_[static_cast<std::size_t>(k)].gp;
+      set_baseline(tmp, X);
+      Eigen::MatrixXd zk(S, n);
+      for (Eigen::Index i = 0; i < n; ++i) {
+        zk.col(i) = z.col(i * m + k);
+      }
+      f[static_cast<std::size_t>(k)] = zk * tmp.L_bb.transpose();
+      f[static_cast<std::size_t>(k)].rowwise() += tmp.mean_b.transpose();
+    }
+    Eigen::VectorXd counts = Eigen::VectorXd::Zero(n);
+    Eigen::MatrixXd Y(n, m);
+    for (Eigen::Index s = 0; s < S; ++s) {
+      for (Eigen::Index k = 0; k < m; ++k) {
+        Y.col(k) = f[static_cast<std::size_t>(k)].row(s).transpose();
+      }
+      for (Eigen::Index i = 0; i < n; ++i) {
+        if (!(Y.row(i).transpose().array() > ref_point_.array()).all()) {
+          continue;
+        }
+        bool dominated = false;
+        for (Eigen::Index j = 0; j < n && !dominated; ++j) {
+          dominated = (Y.row(j).array() >= Y.row(i).array()).all() &&
+                      (Y.row(j).array() > Y.row(i).array()).any();
+        }
+        counts(i) += dominated ? 0.0 : 1.0;
+      }
+    }
+    std::vector<Eigen::Index> keep;
+    for (Eigen::Index i = 0; i < n; ++i) {
+      if (counts(i) > 0.0) {
+        keep.push_back(i);
+      }
+    }
+    const auto max_points =
+        static_cast<std::size_t>(std::ceil(options_.prune_max_frac * static_cast<double>(n)));
+    if (keep.size() > max_points) {
+      std::stable_sort(keep.begin(), keep.end(),
+                       [&](Eigen::Index a, Eigen::Index b) { return counts(a) > counts(b); });
+      keep.resize(max_points);
+      std::sort(keep.begin(), keep.end());
+    }
+    Eigen::MatrixXd out(static_cast<Eigen::Index>(keep.size()), X.cols());
+    for (std::size_t i = 0; i < keep.size(); ++i) {
+      out.row(static_cast<Eigen::Index>(i)) = X.row(keep[i]);
+    }
+    return out;
+  }
+
+  // Sizes the workspaces and loads the new-point base samples for batch size q.
+  void prepare(Eigen::Index q) {
+    if (q == q_) {
+      return;
+    }
+    const Eigen::Index S = num_samples();
+    const Eigen::Index m = num_objectives();
+    auto& cached = drawn_new_[static_cast<std::size_t>(q)];
+    if (cached.size() == 0) {
+      const Eigen::Index nb = baseline_.rows();
+      cached = detail::qnehvi_normal_base_samples(S, (nb + q) * m, options_.seed, nb * m);
+    }
+    const auto& injected = injected_new_[static_cast<std::size_t>(q)];
+    const Eigen::MatrixXd& z = injected.size() > 0 ? injected : cached;
+    F_.assign(static_cast<std::size_t>(m), Eigen::MatrixXd(S, q));
+    dF_.assign(static_cast<std::size_t>(m), Eigen::MatrixXd(S, q));
+    for (Eigen::Index k = 0; k < m; ++k) {
+      auto& obj = objectives_[static_cast<std::size_t>(k)];
+      obj.resize(q);
+      obj.Z_n.resize(S, q);
+      for (Eigen::Index j = 0; j < q; ++j) {
+        obj.Z_n.col(j) = z.col(j * m + k);
+      }
+    }
+    core_.resize(S, static_cast<int>(q), static_cast<int>(m));
+    q_ = q;
+  }
+
+  template <bool kGradient, class GradT = Eigen::Ref<Eigen::MatrixXd>>
+  double evaluate(const Eigen::Ref<const Eigen::MatrixXd>& X, GradT* grad) {
+    constexpr const char* where = "bomf::QLogNoisyExpectedHypervolumeImprovement";
+    detail::require(X.rows() >= 1 && X.rows() <= detail::kQnehviMaxQ && X.cols() == dim_, where,
+                    "argument 'X' has shape ", X.rows(), "×", X.cols(), ", expected q×", dim_,
+                    " with 1 ≤ q ≤ ", detail::kQnehviMaxQ);
+    detail::require_finite(X, where, "X");
+    prepare(X.rows());
+    for (std::size_t k = 0; k < objectives_.size(); ++k) {
+      if (!objectives_[k].template sample<kGradient>(X, F_[k])) {
+        throw numerical_error(detail::concat(
+            where, ": the conditional covariance of the ", X.rows(),
+            " candidates given the baseline is not positive definite even with jitter 1e-3 "
+            "(objective ",
+            k, ")"));
+      }
+    }
+    const double v = detail::qnehvi_log_value<kGradient>(cells_, F_, options_.tau_relu,
+                                                         options_.tau_max, core_, &dF_);
+    if constexpr (kGradient) {
+      grad->setZero();
+      for (std::size_t k = 0; k < objectives_.size(); ++k) {
+        objectives_[k].backward(dF_[k], *grad);
+      }
+    }
+    return v;
+  }
+
+  QLogNehviOptions options_;
+  Eigen::VectorXd ref_point_;
+  Eigen::Index dim_ = 0;
+  Eigen::MatrixXd baseline_;
+  std::vector<State> objectives_;
+  std::vector<Eigen::MatrixXd> baseline_samples_;
+  detail::QnehviCellSet cells_;
+  std::vector<Eigen::MatrixXd> injected_new_;  // per q: injected new-point base samples
+  std::vector<Eigen::MatrixXd> drawn_new_;     // per q: our Sobol new-point base samples
+  Eigen::Index q_ = 0;
+  std::vector<Eigen::MatrixXd> F_;
+  std::vector<Eigen::MatrixXd> dF_;
+  detail::QnehviCoreWorkspace core_;
+};
+
+}  // namespace bomf
