@@ -1,12 +1,15 @@
-// bomf quick start: Bayesian optimization with the libtorch-free core.
+// bomf quick start: the two Bayesian-optimization loops of BOMF with the libtorch-free core.
 //
-// Stage 1 of BOMF searches fine-tuning hyperparameters with a GP surrogate and the LogEI
-// acquisition. This program runs exactly that loop — fit_gp → LogExpectedImprovement →
-// maximize_in_box → evaluate → repeat — on the Hartmann-6 function, the standard 6-D test
-// problem of the BO literature (global maximum 3.32237 of −Hartmann6), and compares it with
-// quasi-random search given the same budget. Everything is deterministic given --seed.
+// Stage 1 (hyperparameter search): GP + LogEI — fit_gp → LogExpectedImprovement →
+//   maximize_in_box → evaluate → repeat — on Hartmann-6, the standard 6-D test problem of the BO
+//   literature (global maximum 3.32237 of −Hartmann6), against quasi-random search.
+// Stage 2 (fusion coefficients): one GP per objective + log-qNEHVI, maximized on the probability
+//   simplex (maximize_on_simplex), on a two-objective test problem over N = 6 coefficients whose
+//   "loss" prefers the barycentre (SWA) and whose "metric" peaks on a face — the disagreement
+//   BOMF is built for — against quasi-random points on the simplex, by dominated hypervolume.
+// Everything is deterministic given --seed.
 //
-//   bomf_quickstart [--iterations N] [--initial N] [--seed S]
+//   bomf_quickstart [--initial N] [--iterations N] [--fusion-iterations N] [--seed S]
 #include <Eigen/Core>
 #include <chrono>
 #include <cmath>
@@ -16,9 +19,13 @@
 #include <string>
 
 #include "bomf/acquisition/log_ei.hpp"
+#include "bomf/acquisition/q_log_nehvi.hpp"
 #include "bomf/gp/gp.hpp"
+#include "bomf/multi_objective/hypervolume.hpp"
 #include "bomf/optim/maximize_in_box.hpp"
+#include "bomf/optim/maximize_on_simplex.hpp"
 #include "bomf/optim/search_space.hpp"
+#include "bomf/optim/simplex_candidates.hpp"
 #include "bomf/sampling/sobol_sequence.hpp"
 #include "bomf/version.hpp"
 
@@ -52,6 +59,7 @@ constexpr double kOptimum = 3.32237;
 struct Arguments {
   int initial = 8;
   int iterations = 32;
+  int fusion_iterations = 20;
   unsigned long long seed = 0;
 };
 
@@ -70,29 +78,30 @@ Arguments parse(int argc, char** argv) {
       args.initial = std::atoi(value());
     } else if (flag == "--iterations") {
       args.iterations = std::atoi(value());
+    } else if (flag == "--fusion-iterations") {
+      args.fusion_iterations = std::atoi(value());
     } else if (flag == "--seed") {
       args.seed = std::strtoull(value(), nullptr, 10);
     } else {
-      std::fprintf(stderr, "usage: bomf_quickstart [--initial N] [--iterations N] [--seed S]\n");
+      std::fprintf(stderr,
+                   "usage: bomf_quickstart [--initial N] [--iterations N] [--fusion-iterations N] "
+                   "[--seed S]\n");
       std::exit(flag == "--help" || flag == "-h" ? 0 : 2);
     }
   }
-  if (args.initial < 2 || args.iterations < 0) {
-    std::fprintf(stderr, "bomf_quickstart: need --initial ≥ 2 and --iterations ≥ 0\n");
+  if (args.initial < 2 || args.iterations < 0 || args.fusion_iterations < 0) {
+    std::fprintf(
+        stderr, "bomf_quickstart: need --initial ≥ 2, --iterations ≥ 0, --fusion-iterations ≥ 0\n");
     std::exit(2);
   }
   return args;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  const Arguments args = parse(argc, argv);
+void run_hyperparameter_search(const Arguments& args) {
   const int d = 6;
   const int budget = args.initial + args.iterations;
-  std::printf(
-      "bomf %s quick start: GP + LogEI on Hartmann-6 (d = %d), %d initial + %d BO steps\n\n",
-      BOMF_VERSION_STRING, d, args.initial, args.iterations);
+  std::printf("Stage 1: GP + LogEI on Hartmann-6 (d = %d), %d initial + %d BO steps\n\n", d,
+              args.initial, args.iterations);
 
   bomf::SearchSpace space;
   for (int j = 0; j < d; ++j) {
@@ -150,6 +159,96 @@ int main(int argc, char** argv) {
   std::printf("  GP + LogEI        best %.5f  (regret %.2e)\n", bo_best, kOptimum - bo_best);
   std::printf("  quasi-random      best %.5f  (regret %.2e)\n", random_best,
               kOptimum - random_best);
-  std::printf("  BO overhead       %.2f s in total (fit + acquisition optimization)\n", bo_seconds);
+  std::printf("  BO overhead       %.2f s in total (fit + acquisition optimization)\n\n",
+              bo_seconds);
+}
+
+// Stage 2's test problem over δ on the simplex (N = 6), both objectives maximized:
+//   "−loss":  −(0.5 + 4‖δ − b‖²), b the barycentre — smooth, best at uniform averaging (SWA);
+//   "metric": exp(−‖δ − p‖² / 0.05) with p = (0.5, 0.5, 0, 0, 0, 0) on an edge of the simplex.
+constexpr int kMembers = 6;
+
+Eigen::Vector2d fusion_objectives(const Eigen::Ref<const Eigen::VectorXd>& delta) {
+  const Eigen::VectorXd barycentre = Eigen::VectorXd::Constant(kMembers, 1.0 / kMembers);
+  Eigen::VectorXd peak = Eigen::VectorXd::Zero(kMembers);
+  peak(0) = peak(1) = 0.5;
+  return {-(0.5 + 4.0 * (delta - barycentre).squaredNorm()),
+          std::exp(-(delta - peak).squaredNorm() / 0.05)};
+}
+
+void run_fusion_search(const Arguments& args) {
+  const int n_initial = kMembers;  // BOMF: N initial points, then (up to) 5·N iterations
+  const int budget = n_initial + args.fusion_iterations;
+  const Eigen::Vector2d ref_point(-1.5, 0.0);
+  std::printf(
+      "Stage 2: log-qNEHVI on the simplex (N = %d, 2 objectives), %d initial + %d steps\n\n",
+      kMembers, n_initial, args.fusion_iterations);
+
+  const bomf::Simplex simplex(kMembers);
+  const Eigen::MatrixXd design = bomf::sobol_simplex_points(simplex, budget, args.seed);
+  Eigen::MatrixXd delta(budget, kMembers);
+  Eigen::MatrixXd y(budget, 2);
+  for (int i = 0; i < n_initial; ++i) {
+    delta.row(i) = design.row(i);
+    y.row(i) = fusion_objectives(delta.row(i).transpose()).transpose();
+  }
+
+  std::printf("%5s %10s %10s %12s %9s\n", "step", "-loss", "metric", "hypervolume", "time[ms]");
+  double bo_seconds = 0.0;
+  for (int step = 0; step < args.fusion_iterations; ++step) {
+    const int n = n_initial + step;
+    const auto start = std::chrono::steady_clock::now();
+    bomf::GpFitOptions fit_options;
+    fit_options.seed = args.seed + static_cast<unsigned long long>(step);
+    const auto models =
+        bomf::fit_model_list_gp<bomf::RbfKernel>(delta.topRows(n), y.topRows(n), fit_options);
+    bomf::QLogNehviOptions acq_options;
+    acq_options.seed = args.seed + static_cast<unsigned long long>(step);
+    bomf::QLogNoisyExpectedHypervolumeImprovement<bomf::RbfKernel> acquisition(
+        models, delta.topRows(n), ref_point, acq_options);
+    bomf::SimplexOptimizerOptions opt_options;
+    opt_options.seed = args.seed + 1000 + static_cast<unsigned long long>(step);
+    const bomf::SimplexOptimizerResult best =
+        bomf::maximize_on_simplex(acquisition, simplex, opt_options);
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    bo_seconds += elapsed;
+
+    delta.row(n) = best.x.transpose();
+    y.row(n) = fusion_objectives(best.x).transpose();
+    std::printf("%5d %10.4f %10.4f %12.5f %9.1f\n", step + 1, y(n, 0), y(n, 1),
+                bomf::hypervolume(y.topRows(n + 1), ref_point), 1e3 * elapsed);
+  }
+
+  Eigen::MatrixXd y_random(budget, 2);
+  for (int i = 0; i < budget; ++i) {
+    y_random.row(i) = fusion_objectives(design.row(i).transpose()).transpose();
+  }
+  Eigen::Index best_metric = 0;
+  y.col(1).maxCoeff(&best_metric);
+  std::printf("\nafter %d evaluations, hypervolume w.r.t. (%.1f, %.1f):\n", budget, ref_point(0),
+              ref_point(1));
+  std::printf("  log-qNEHVI on the simplex   %.5f\n", bomf::hypervolume(y, ref_point));
+  std::printf("  quasi-random on the simplex %.5f\n", bomf::hypervolume(y_random, ref_point));
+  std::printf("  best metric %.4f at δ = [", y(best_metric, 1));
+  for (int j = 0; j < kMembers; ++j) {
+    std::printf(j == 0 ? "%.3f" : ", %.3f", delta(best_metric, j));
+  }
+  std::printf("]  (peak at [0.5, 0.5, 0, 0, 0, 0])\n");
+  std::printf("  BO overhead %.2f s in total (fits + acquisition optimization)\n", bo_seconds);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Arguments args = parse(argc, argv);
+  std::printf("bomf %s quick start\n\n", BOMF_VERSION_STRING);
+  try {
+    run_hyperparameter_search(args);
+    run_fusion_search(args);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bomf_quickstart: %s\n", e.what());
+    return 1;
+  }
   return 0;
 }
