@@ -13,6 +13,8 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 jobs=${BOMF_JOBS:-$(nproc)}
+# Let ccache share hits between clones in different directories (CI builds a fresh clone).
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 
 step() { printf '\n==== %s ====\n' "$*"; }
 
