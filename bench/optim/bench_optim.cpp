@@ -2,21 +2,28 @@
 // optimizer, mixed-box optimizer) on synthetic smooth functions.
 #include <benchmark/benchmark.h>
 
+#include <cstdint>
 #include <random>
 
 #include "bomf/optim/maximize_in_box.hpp"
 #include "bomf/optim/maximize_on_simplex.hpp"
-#include "problems.hpp"
+#include "support/optim_test_functions.hpp"
 
 namespace {
 
-void BM_ProjectOntoSimplex(benchmark::State& state) {
-  const auto n = static_cast<Eigen::Index>(state.range(0));
-  std::mt19937_64 rng(1);
+// A standard normal vector of length n (the point to project), from a generator seeded with seed.
+Eigen::VectorXd normal_vector(Eigen::Index n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
   std::normal_distribution<double> normal(0.0, 1.0);
   Eigen::VectorXd y(n);
   for (Eigen::Index i = 0; i < n; ++i)
     y(i) = normal(rng);
+  return y;
+}
+
+void BM_ProjectOntoSimplex(benchmark::State& state) {
+  const auto n = static_cast<Eigen::Index>(state.range(0));
+  const Eigen::VectorXd y = normal_vector(n, 1);
   const bomf::Simplex simplex(n);
   for (auto _ : state) {
     benchmark::DoNotOptimize(simplex.project(y));
@@ -26,11 +33,7 @@ BENCHMARK(BM_ProjectOntoSimplex)->Arg(15)->Arg(64);
 
 void BM_ProjectOntoBoundedSimplex(benchmark::State& state) {
   const auto n = static_cast<Eigen::Index>(state.range(0));
-  std::mt19937_64 rng(2);
-  std::normal_distribution<double> normal(0.0, 1.0);
-  Eigen::VectorXd y(n);
-  for (Eigen::Index i = 0; i < n; ++i)
-    y(i) = normal(rng);
+  const Eigen::VectorXd y = normal_vector(n, 2);
   Eigen::VectorXd lower = Eigen::VectorXd::Zero(n);
   lower(n - 1) = 0.05;
   const bomf::Simplex simplex(lower, Eigen::VectorXd::Constant(n, 0.5));
@@ -45,7 +48,7 @@ void BM_MaximizeOnSimplex(benchmark::State& state) {
   const auto n = static_cast<Eigen::Index>(state.range(0));
   const auto refiner = static_cast<bomf::SimplexRefiner>(state.range(1));
   std::mt19937_64 rng(3);
-  const bomf::bench::GaussianBumps f(n, 12, rng);
+  const bomf::test::GaussianBumps f(n, 12, rng);
   const bomf::Simplex simplex(n);
   bomf::SimplexOptimizerOptions options;
   options.refiner = refiner;
@@ -78,7 +81,7 @@ void BM_MaximizeInBox(benchmark::State& state) {
       .add_categorical("scheduler", {"linear", "cosine"})
       .add_integer("epochs", 1, 4);
   std::mt19937_64 rng(4);
-  const bomf::bench::GaussianBumps f(space.encoded_dim(), 6, rng, 0.3);
+  const bomf::test::GaussianBumps f(space.encoded_dim(), 6, rng, 0.3);
   long evaluations = 0;
   long runs = 0;
   for (auto _ : state) {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "bomf/optim/maximize_on_simplex.hpp"
-#include "problems.hpp"
+#include "support/optim_test_functions.hpp"
 
 namespace {
 
@@ -50,10 +50,10 @@ int main() {
       std::vector<double> gaps[3], evals[3];
       for (int p = 0; p < 20; ++p) {
         if (kind < 3) {
-          const bomf::bench::KnownQuadratic q(n, kind, rng);
+          const bomf::test::KnownQuadratic q(n, kind, rng, 100.0);
           run_case(q, simplex, q.optimum_value, rng, gaps, evals);
         } else {
-          const bomf::bench::NegLogSumExp f(n, rng);
+          const bomf::test::NegLogSumExp f(n, rng);
           bomf::SimplexRefineOptions exact;
           exact.max_iterations = 20000;
           exact.max_evaluations = 100000;
@@ -76,7 +76,7 @@ int main() {
     int win = 0, tie = 0, loss = 0;
     const bomf::Simplex simplex(n);
     for (int p = 0; p < 20; ++p) {
-      const bomf::bench::GaussianBumps f(n, 12, rng);
+      const bomf::test::GaussianBumps f(n, 12, rng);
       bomf::SimplexOptimizerOptions options;
       options.seed = static_cast<std::uint64_t>(p);
       const double ours = bomf::maximize_on_simplex(f, simplex, options).value;

@@ -3,13 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <random>
 #include <set>
 
 #include "bomf/optim/initialize_restarts.hpp"
 #include "bomf/optim/simplex.hpp"
 #include "bomf/optim/simplex_candidates.hpp"
-#include "test_functions.hpp"
+#include "support/optim_test_functions.hpp"
 
 namespace {
 
@@ -91,6 +92,22 @@ TEST(ProjectOntoSimplex, ExactVerticesFacesAndFixedPoints) {
   VectorXd one(1);
   one << -7.0;
   EXPECT_EQ(bomf::project_onto_simplex(one)(0), 1.0);
+}
+
+// Regression: y₀ − θ rounded to 1 + 2⁻⁵² here (an upper-bound violation of 1 ulp) before the
+// projection clipped at 1; found through the scrambled-Sobol starts of maximize_on_simplex.
+TEST(ProjectOntoSimplex, NeverExceedsOneByRounding) {
+  const Simplex simplex(2);
+  for (const VectorXd& y :
+       {VectorXd(VectorXd::Map(
+            std::array<double, 2>{-1.2385715640017627, -2.2385715640017629}.data(), 2)),
+        VectorXd(VectorXd::Map(
+            std::array<double, 2>{-1.6616933059556291, -2.6616933059556303}.data(), 2))}) {
+    const VectorXd x = bomf::project_onto_simplex(y);
+    EXPECT_LE(x.maxCoeff(), 1.0);
+    EXPECT_TRUE(simplex.contains(x)) << x.transpose();
+    EXPECT_TRUE(simplex.contains(simplex.project(y)));
+  }
 }
 
 TEST(ProjectOntoSimplex, RejectsBadInput) {

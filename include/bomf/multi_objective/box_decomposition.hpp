@@ -354,6 +354,59 @@ inline Boxes to_boxes(const std::vector<double>& lower, const std::vector<double
   return out;
 }
 
+/// What `FastNondominatedPartitioning` and `DominatedPartitioning` share: the Pareto-front state,
+/// the cells as row-major `num_cells × m` corner buffers, and the public interface over them.
+/// `Derived` provides `build_cells()` (filling lower_, upper_ and num_cells_ from state_) and the
+/// names `compute_name` / `update_name` used in error messages.
+template <class Derived>
+class BoxPartitioning {
+ public:
+  /// Recomputes the partition from scratch for `Y` (`n × m`) and `ref_point` (length m ≥ 2).
+  void compute(const Eigen::Ref<const Eigen::MatrixXd>& Y,
+               const Eigen::Ref<const Eigen::VectorXd>& ref_point) {
+    state_.reset(Y, ref_point, Derived::compute_name);
+    static_cast<Derived&>(*this).build_cells();
+  }
+
+  /// Adds the rows of `Y_new` (`q × m`) to the point set; for m ≥ 3 the local upper bounds are
+  /// updated incrementally ([Lacour17], O(|U|·m²) per new Pareto point), then the cells are
+  /// rebuilt from them (see the derived class for details).
+  void update(const Eigen::Ref<const Eigen::MatrixXd>& Y_new) {
+    if (state_.update(Y_new, Derived::update_name)) {
+      static_cast<Derived&>(*this).build_cells();
+    }
+  }
+
+  /// Number of cells.
+  [[nodiscard]] int num_cells() const { return num_cells_; }
+  /// Number of objectives m.
+  [[nodiscard]] int num_objectives() const { return state_.m(); }
+  /// Lower corners, `num_cells × m` (a view of internal storage, valid until the next change).
+  [[nodiscard]] Eigen::Map<const RowMatrixXd> cell_lower() const {
+    return {lower_.data(), num_cells_, state_.m()};
+  }
+  /// Upper corners, `num_cells × m` (a view of internal storage, valid until the next change);
+  /// +∞ where a cell is unbounded.
+  [[nodiscard]] Eigen::Map<const RowMatrixXd> cell_upper() const {
+    return {upper_.data(), num_cells_, state_.m()};
+  }
+  /// The cells as a copy.
+  [[nodiscard]] Boxes cells() const { return to_boxes(lower_, upper_, num_cells_, state_.m()); }
+  /// The Pareto front used: non-dominated, deduplicated rows strictly better than r, `k × m`.
+  [[nodiscard]] Eigen::MatrixXd pareto_Y() const {
+    return Eigen::Map<const RowMatrixXd>(state_.pareto_data().data(), state_.num_pareto(),
+                                         state_.m());
+  }
+
+ protected:
+  BoxPartitioning() = default;
+
+  ParetoFrontState state_;
+  std::vector<double> lower_, upper_;
+  std::vector<int> order_;
+  int num_cells_ = 0;
+};
+
 }  // namespace detail
 
 /// Partition of the NON-dominated region above the reference point, {z ≥ r : no Pareto point
@@ -372,56 +425,21 @@ inline Boxes to_boxes(const std::vector<double>& lower, const std::vector<double
 /// Use `compute` once per front (buffers are reused between calls, so recomputing for many
 /// fronts, e.g. one per Monte-Carlo sample in qNEHVI, does not allocate once warm) and
 /// `update` to add points incrementally.
-class FastNondominatedPartitioning {
+///
+/// `update(Y_new)` (`q × m`) works as BoTorch's `update`: for m ≥ 3 and a non-empty front, the
+/// new Pareto points are inserted into the local upper bounds by [Lacour17]'s incremental update
+/// (O(|U|·m²) each) instead of a rebuild; the second step (cells from the bounds) is then redone.
+/// For m = 2 the 2-D cells are recomputed (O(k)). Difference from BoTorch: when a new point
+/// dominates a point of the front, the bounds are rebuilt, because the incremental update would
+/// keep redundant bounds there (BoTorch then returns a valid partition with extra cells); so the
+/// cells after `update` are always the cells of a fresh `compute` on the new front.
+class FastNondominatedPartitioning : public detail::BoxPartitioning<FastNondominatedPartitioning> {
  public:
   FastNondominatedPartitioning() = default;
   /// Computes the partition of `Y` (`n × m`, m ≥ 2) above `ref_point` (length m).
   FastNondominatedPartitioning(const Eigen::Ref<const Eigen::MatrixXd>& Y,
                                const Eigen::Ref<const Eigen::VectorXd>& ref_point) {
     compute(Y, ref_point);
-  }
-
-  /// Recomputes the partition from scratch for `Y` (`n × m`) and `ref_point` (length m ≥ 2).
-  void compute(const Eigen::Ref<const Eigen::MatrixXd>& Y,
-               const Eigen::Ref<const Eigen::VectorXd>& ref_point) {
-    state_.reset(Y, ref_point, "bomf::FastNondominatedPartitioning::compute");
-    build_cells();
-  }
-
-  /// Adds the rows of `Y_new` (`q × m`) to the point set, as BoTorch's `update`: for m ≥ 3 and
-  /// a non-empty front, the new Pareto points are inserted into the local upper bounds by
-  /// [Lacour17]'s incremental update (O(|U|·m²) each) instead of a rebuild; the second step
-  /// (cells from the bounds) is then redone. For m = 2 the 2-D cells are recomputed (O(k)).
-  /// Difference from BoTorch: when a new point dominates a point of the front, the bounds are
-  /// rebuilt, because the incremental update would keep redundant bounds there (BoTorch then
-  /// returns a valid partition with extra cells); so the cells after `update` are always
-  /// the cells of a fresh `compute` on the new front.
-  void update(const Eigen::Ref<const Eigen::MatrixXd>& Y_new) {
-    if (state_.update(Y_new, "bomf::FastNondominatedPartitioning::update")) {
-      build_cells();
-    }
-  }
-
-  /// Number of cells.
-  [[nodiscard]] int num_cells() const { return num_cells_; }
-  /// Number of objectives m.
-  [[nodiscard]] int num_objectives() const { return state_.m(); }
-  /// Lower corners, `num_cells × m` (a view of internal storage, valid until the next change).
-  [[nodiscard]] Eigen::Map<const RowMatrixXd> cell_lower() const {
-    return {lower_.data(), num_cells_, state_.m()};
-  }
-  /// Upper corners, `num_cells × m`; +∞ where a cell is unbounded.
-  [[nodiscard]] Eigen::Map<const RowMatrixXd> cell_upper() const {
-    return {upper_.data(), num_cells_, state_.m()};
-  }
-  /// The cells as a copy.
-  [[nodiscard]] Boxes cells() const {
-    return detail::to_boxes(lower_, upper_, num_cells_, state_.m());
-  }
-  /// The Pareto front used: non-dominated, deduplicated rows strictly better than r, `k × m`.
-  [[nodiscard]] Eigen::MatrixXd pareto_Y() const {
-    return Eigen::Map<const RowMatrixXd>(state_.pareto_data().data(), state_.num_pareto(),
-                                         state_.m());
   }
 
   /// Hypervolume of the front from the cells, as BoTorch computes it: the volume of the box
@@ -458,6 +476,10 @@ class FastNondominatedPartitioning {
   }
 
  private:
+  friend class detail::BoxPartitioning<FastNondominatedPartitioning>;
+  static constexpr const char* compute_name = "bomf::FastNondominatedPartitioning::compute";
+  static constexpr const char* update_name = "bomf::FastNondominatedPartitioning::update";
+
   void build_cells() {
     const int m = state_.m();
     const int k = state_.num_pareto();
@@ -509,12 +531,9 @@ class FastNondominatedPartitioning {
     num_cells_ = second_.append_partition_bounds(inf, lower_, upper_);
   }
 
-  detail::ParetoFrontState state_;
   detail::LocalUpperBounds second_;
-  std::vector<double> lower_, upper_, scratch_, point_;
-  std::vector<int> order_;
+  std::vector<double> scratch_, point_;
   mutable std::vector<double> ideal_;
-  int num_cells_ = 0;
 };
 
 /// Partition of the DOMINATED region {z : r ≤ z ≤ y for some Pareto point y} into disjoint
@@ -524,7 +543,7 @@ class FastNondominatedPartitioning {
 /// - m ≥ 3: Equation (2) of [Lacour17] on the local upper bounds of the negated front
 ///   (minimization, reference −r), negated back. O(k·|U|·m²).
 /// An empty front gives one empty box [r, r]. `update` adds points incrementally.
-class DominatedPartitioning {
+class DominatedPartitioning : public detail::BoxPartitioning<DominatedPartitioning> {
  public:
   DominatedPartitioning() = default;
   /// Computes the partition of `Y` (`n × m`, m ≥ 2) above `ref_point` (length m).
@@ -533,40 +552,6 @@ class DominatedPartitioning {
     compute(Y, ref_point);
   }
 
-  /// Recomputes the partition from scratch.
-  void compute(const Eigen::Ref<const Eigen::MatrixXd>& Y,
-               const Eigen::Ref<const Eigen::VectorXd>& ref_point) {
-    state_.reset(Y, ref_point, "bomf::DominatedPartitioning::compute");
-    build_cells();
-  }
-
-  /// Adds the rows of `Y_new` (`q × m`); for m ≥ 3 the local upper bounds are updated
-  /// incrementally ([Lacour17], O(|U|·m²) per new Pareto point).
-  void update(const Eigen::Ref<const Eigen::MatrixXd>& Y_new) {
-    if (state_.update(Y_new, "bomf::DominatedPartitioning::update")) {
-      build_cells();
-    }
-  }
-
-  /// Number of cells.
-  [[nodiscard]] int num_cells() const { return num_cells_; }
-  /// Lower corners, `num_cells × m` (a view of internal storage).
-  [[nodiscard]] Eigen::Map<const RowMatrixXd> cell_lower() const {
-    return {lower_.data(), num_cells_, state_.m()};
-  }
-  /// Upper corners, `num_cells × m`.
-  [[nodiscard]] Eigen::Map<const RowMatrixXd> cell_upper() const {
-    return {upper_.data(), num_cells_, state_.m()};
-  }
-  /// The cells as a copy.
-  [[nodiscard]] Boxes cells() const {
-    return detail::to_boxes(lower_, upper_, num_cells_, state_.m());
-  }
-  /// The Pareto front used, `k × m`.
-  [[nodiscard]] Eigen::MatrixXd pareto_Y() const {
-    return Eigen::Map<const RowMatrixXd>(state_.pareto_data().data(), state_.num_pareto(),
-                                         state_.m());
-  }
   /// Hypervolume: the sum of the cell volumes. O(c·m).
   [[nodiscard]] double hypervolume() const {
     const int m = state_.m();
@@ -583,6 +568,10 @@ class DominatedPartitioning {
   }
 
  private:
+  friend class detail::BoxPartitioning<DominatedPartitioning>;
+  static constexpr const char* compute_name = "bomf::DominatedPartitioning::compute";
+  static constexpr const char* update_name = "bomf::DominatedPartitioning::update";
+
   void build_cells() {
     const int m = state_.m();
     const int k = state_.num_pareto();
@@ -620,11 +609,6 @@ class DominatedPartitioning {
       v = -v;
     }
   }
-
-  detail::ParetoFrontState state_;
-  std::vector<double> lower_, upper_;
-  std::vector<int> order_;
-  int num_cells_ = 0;
 };
 
 /// The cells of BoTorch's `FastNondominatedPartitioning(ref_point, Y)`: the non-dominated

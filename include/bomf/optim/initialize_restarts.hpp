@@ -9,12 +9,31 @@
 #include <limits>
 #include <numeric>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "bomf/core/error.hpp"
 #include "bomf/optim/detail/random.hpp"
 
 namespace bomf {
+
+namespace detail {
+
+/// The settings every multi-start optimizer shares (`maximize_in_box`, `maximize_on_simplex`):
+/// empty when raw_samples ≥ 1, num_restarts ≥ 1 and eta is finite and > 0, else a description of
+/// the first invalid one.
+inline std::string validate_multistart_options(Eigen::Index raw_samples, Eigen::Index num_restarts,
+                                               double eta) {
+  if (raw_samples < 1)
+    return concat("raw_samples is ", raw_samples, ", expected >= 1");
+  if (num_restarts < 1)
+    return concat("num_restarts is ", num_restarts, ", expected >= 1");
+  if (!(std::isfinite(eta) && eta > 0.0))
+    return concat("eta is ", eta, ", expected a finite value > 0");
+  return {};
+}
+
+}  // namespace detail
 
 /// Indices of `n` restart points chosen among `values.size()` raw candidates by Boltzmann
 /// sampling without replacement, always including the best candidate.

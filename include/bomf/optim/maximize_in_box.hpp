@@ -23,7 +23,6 @@
 #include <Eigen/Core>
 
 #include <algorithm>
-#include <boost/random/sobol.hpp>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -32,10 +31,10 @@
 #include <vector>
 
 #include "bomf/core/error.hpp"
-#include "bomf/optim/detail/random.hpp"
 #include "bomf/optim/initialize_restarts.hpp"
 #include "bomf/optim/objective.hpp"
 #include "bomf/optim/search_space.hpp"
+#include "bomf/sampling/sobol_sequence.hpp"
 
 namespace bomf {
 
@@ -44,7 +43,7 @@ struct BoxOptimizerOptions {
   Eigen::Index raw_samples = 512;  ///< raw candidates screened (≥ 1).
   Eigen::Index num_restarts = 10;  ///< L-BFGS-B runs (≥ 1).
   double eta = 1.0;                ///< Boltzmann temperature of the restart choice (> 0).
-  std::uint64_t seed = 0;          ///< seeds the Sobol shift and the restart choice.
+  std::uint64_t seed = 0;          ///< seeds the Sobol scramble and the restart choice.
   long long max_enumerated_combinations = 64;  ///< enumerate discrete values up to this many.
   int max_iterations = 200;                    ///< L-BFGS-B iterations per run (≥ 1).
   int memory = 10;                             ///< L-BFGS-B history size m (≥ 1).
@@ -53,12 +52,9 @@ struct BoxOptimizerOptions {
 
   /// Empty when valid, else the first invalid setting.
   [[nodiscard]] std::string validate() const {
-    if (raw_samples < 1)
-      return detail::concat("raw_samples is ", raw_samples, ", expected >= 1");
-    if (num_restarts < 1)
-      return detail::concat("num_restarts is ", num_restarts, ", expected >= 1");
-    if (!(std::isfinite(eta) && eta > 0.0))
-      return detail::concat("eta is ", eta, ", expected a finite value > 0");
+    std::string error = detail::validate_multistart_options(raw_samples, num_restarts, eta);
+    if (!error.empty())
+      return error;
     if (max_enumerated_combinations < 0)
       return detail::concat("max_enumerated_combinations is ", max_enumerated_combinations,
                             ", expected >= 0");
@@ -183,29 +179,23 @@ BoxOptimizerResult maximize_in_box(F& f, const SearchSpace& space,
       continuous_cols.push_back(d.offset);
     }
   }
-  // Raw candidates: shifted Sobol, one coordinate per dimension, mapped to valid encodings; in
-  // enumeration mode the discrete values cycle through every combination.
+  // Raw candidates: scrambled Sobol (bomf::SobolSequence seeded with options.seed), one
+  // coordinate per dimension, mapped to valid encodings; in enumeration mode the discrete values
+  // cycle through every combination.
   Eigen::Index raw = options.raw_samples;
   if (result.enumerated && continuous_cols.empty()) {
     raw = static_cast<Eigen::Index>(combos);
   } else if (result.enumerated) {
     raw = std::max<Eigen::Index>(raw, static_cast<Eigen::Index>(combos));
   }
-  std::mt19937_64 rng(options.seed);
-  std::vector<double> shift(dims.size());
-  for (double& s : shift) {
-    s = detail::uniform01(rng);
-  }
-  boost::random::sobol sobol(dims.size());
+  const Eigen::MatrixXd quasi_random =
+      SobolSequence(static_cast<int>(dims.size()), options.seed).draw(raw);  // raw × dims, (0,1)
   result.raw_candidates.resize(raw, space.encoded_dim());
   std::vector<double> setting(dims.size());
   for (Eigen::Index r = 0; r < raw; ++r) {
     long long combo = r % std::max(1LL, combos);
     for (std::size_t i = 0; i < dims.size(); ++i) {
-      double s = static_cast<double>(sobol() >> 11) * 0x1.0p-53 + shift[i];
-      if (s >= 1.0) {
-        s -= 1.0;
-      }
+      const double s = quasi_random(r, static_cast<Eigen::Index>(i));
       const Dimension& d = dims[i];
       if (d.kind == DimensionKind::continuous) {
         const double v =

@@ -4,7 +4,7 @@
 // Pipeline, as BoTorch's `optimize_acqf` (raw samples → `initialize_q_batch` → local search) but
 // feasible by construction instead of through SLSQP equality constraints:
 //   1. raw candidates (`simplex_raw_candidates`): the N vertices, the barycentre (SWA), the best
-//      observed points and Gaussian perturbations of them projected back, and shifted-Sobol
+//      observed points and Gaussian perturbations of them projected back, and scrambled-Sobol
 //      points mapped to the simplex, `raw_samples` in all;
 //   2. their values (one batch call when the objective provides `batch_values`);
 //   3. `num_restarts` starts chosen by Boltzmann sampling on standardized values (eta), always
@@ -20,7 +20,7 @@
 // median final gap f* − f and median evaluations; f* from a 20000-iteration SPG run):
 //   N  problem    | SPG gap    evals | EG gap     evals | AS-LBFGS gap evals
 //   2  vertex     | 0.0e+00       2 | 1.2e-10      10 | 0.0e+00       2
-//   2  face       | 0.0e+00       2 | 4.2e-13      11 | 0.0e+00       2
+//   2  face       | 0.0e+00       2 | 2.6e-12      11 | 0.0e+00       2
 //   2  interior   | 0.0e+00       3 | 0.0e+00      72 | 0.0e+00       3
 //   2  neg-LSE    | 0.0e+00       7 | 1.5e-15      44 | 0.0e+00       7
 //   5  vertex     | 0.0e+00       2 | 8.4e-12      11 | 0.0e+00       2
@@ -43,9 +43,11 @@
 // (the projection zeroes many coordinates at once) with few evaluations; EG only approaches faces
 // geometrically (a coordinate shrinks by a factor per step and never becomes 0) and is far
 // slower; the active-set L-BFGS (AS) needs fewer evaluations than SPG on interior and
-// log-sum-exp problems but more on faces, and in the multi-start driver on the 12-bump mixture
-// (N = 15, 512 raw, 10 restarts; bench_optim) it used 375 gradient evaluations against SPG's 183
-// for the same value. Hence SPG is the default; AS is an option for smooth interior optima.
+// log-sum-exp problems but more on faces; in the multi-start driver on the 12-bump mixture
+// (N = 15, 512 raw, 10 restarts; bench_optim) both reach the same value, AS with 171 gradient
+// evaluations and SPG with 185 (375 against 183 with the earlier shifted-Sobol raw candidates:
+// the difference depends on the starts). Hence SPG, exact and cheap on faces, is the default; AS
+// is an option for smooth interior optima.
 //
 // Quality against an exhaustive search (20000 quasi-random points, the 20 best and every bump
 // centre refined by 2000-iteration SPG runs) on 20 twelve-bump Gaussian mixtures per N, default
@@ -83,7 +85,7 @@ struct SimplexOptimizerOptions {
   Eigen::Index raw_samples = 512;  ///< raw candidates screened (≥ 1; vertices etc. count in).
   Eigen::Index num_restarts = 10;  ///< local refinements (≥ 1).
   double eta = 1.0;                ///< Boltzmann temperature of the restart choice (> 0).
-  std::uint64_t seed = 0;          ///< seeds the Sobol shift, perturbations, restart choice.
+  std::uint64_t seed = 0;          ///< seeds the Sobol scramble, perturbations, restarts.
   bool include_vertices = true;    ///< add the N (projected) vertices to the raw candidates.
   bool include_barycentre = true;  ///< add the (projected) barycentre, i.e. SWA.
   /// Best observed points (m × N rows in Δ, may be empty): they and `num_near_best`
@@ -96,12 +98,9 @@ struct SimplexOptimizerOptions {
 
   /// Empty when valid for the simplex `simplex`, else the first problem found.
   [[nodiscard]] std::string validate(const Simplex& simplex) const {
-    if (raw_samples < 1)
-      return detail::concat("raw_samples is ", raw_samples, ", expected >= 1");
-    if (num_restarts < 1)
-      return detail::concat("num_restarts is ", num_restarts, ", expected >= 1");
-    if (!(std::isfinite(eta) && eta > 0.0))
-      return detail::concat("eta is ", eta, ", expected a finite value > 0");
+    std::string error = detail::validate_multistart_options(raw_samples, num_restarts, eta);
+    if (!error.empty())
+      return error;
     if (num_near_best < 0)
       return detail::concat("num_near_best is ", num_near_best, ", expected >= 0");
     if (!(std::isfinite(near_best_sigma) && near_best_sigma >= 0.0))
@@ -134,7 +133,7 @@ struct SimplexOptimizerResult {
 };
 
 /// The raw candidates of `maximize_on_simplex` (rows of a raw × N matrix, all in Δ): vertices,
-/// barycentre, best points and their perturbations (as enabled in `options`), then shifted-Sobol
+/// barycentre, best points and their perturbations (as enabled in `options`), then scrambled-Sobol
 /// points up to `options.raw_samples` rows (more rows when the fixed points alone exceed it).
 /// \b Cost: O(raw · N log N). Deterministic given options.seed.
 inline Eigen::MatrixXd simplex_raw_candidates(const Simplex& simplex,

@@ -83,7 +83,8 @@ inline Eigen::VectorXd project_onto_simplex(const Eigen::Ref<const Eigen::Vector
       break;  // the condition holds for a prefix of the sorted entries only
     }
   }
-  Eigen::VectorXd x = (y.array() - theta).max(0.0).matrix();
+  // Clipping at 1 as well: y_i − θ can round to 1 + 2⁻⁵² when the other entries are (almost) 0.
+  Eigen::VectorXd x = (y.array() - theta).max(0.0).min(1.0).matrix();
   double sum = x.sum();
   if (!(sum > 0.0)) {  // cannot happen for finite y; kept as a guard against misuse
     x.setConstant(1.0 / static_cast<double>(n));

@@ -5,7 +5,6 @@
 
 #include <Eigen/Core>
 #include <algorithm>
-#include <boost/random/sobol.hpp>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -14,15 +13,16 @@
 #include "bomf/core/error.hpp"
 #include "bomf/optim/detail/random.hpp"
 #include "bomf/optim/simplex.hpp"
+#include "bomf/sampling/sobol_sequence.hpp"
 
 namespace bomf {
 
 /// `n` quasi-random points on Δ (rows of the returned n × N matrix), low-discrepancy and
 /// uniform in distribution on the plain simplex.
 ///
-/// Construction: a randomly shifted Sobol sequence in [0,1)^{N−1} (Boost's unscrambled Sobol,
-/// Joe–Kuo directions, with a seeded Cranley–Patterson shift u ↦ frac(u + s) so that different
-/// seeds give different point sets) mapped to the simplex by sorted-uniform spacings: sort the N−1
+/// Construction: a scrambled Sobol sequence in (0,1)^{N−1} (`bomf::SobolSequence` seeded with
+/// `seed`: Joe–Kuo directions, linear matrix scramble and digital shift, so that different seeds
+/// give different point sets) mapped to the simplex by sorted-uniform spacings: sort the N−1
 /// coordinates, 0 = v_0 ≤ v_1 ≤ … ≤ v_{N−1} ≤ v_N = 1, δ_i = v_{i+1} − v_i (Devroye 1986, V.2),
 /// which maps uniform points to uniform Dirichlet(1, …, 1) points. With bounds, the lower bounds
 /// are added first (δ = l + (1 − Σl) · spacing, uniform on the lower-bounded simplex) and the
@@ -40,25 +40,15 @@ inline Eigen::MatrixXd sobol_simplex_points(const Simplex& simplex, Eigen::Index
     points.setOnes();
     return points;
   }
-  std::mt19937_64 rng(seed);
   const Eigen::Index k = dim - 1;
-  std::vector<double> shift(static_cast<std::size_t>(k));
-  for (double& s : shift) {
-    s = detail::uniform01(rng);
-  }
-  boost::random::sobol sobol(static_cast<std::size_t>(k));
+  const Eigen::MatrixXd quasi_random = SobolSequence(static_cast<int>(k), seed).draw(n);  // n × k
   std::vector<double> u(static_cast<std::size_t>(k));
   const double lower_sum = simplex.lower().sum();
   const double free_mass = std::max(0.0, 1.0 - lower_sum);
   Eigen::VectorXd point(dim);
   for (Eigen::Index row = 0; row < n; ++row) {
     for (Eigen::Index j = 0; j < k; ++j) {
-      const double v = static_cast<double>(sobol() >> 11) * 0x1.0p-53;
-      double shifted = v + shift[static_cast<std::size_t>(j)];
-      if (shifted >= 1.0) {
-        shifted -= 1.0;
-      }
-      u[static_cast<std::size_t>(j)] = shifted;
+      u[static_cast<std::size_t>(j)] = quasi_random(row, j);
     }
     std::sort(u.begin(), u.end());
     double previous = 0.0;

@@ -141,6 +141,109 @@ double evaluate_tracked(F& f, const Eigen::VectorXd& x, Eigen::VectorXd& grad,
   return value;
 }
 
+/// Throws bomf::invalid_argument from `where` when `options` is invalid.
+inline void require_valid_refine_options(const SimplexRefineOptions& options, const char* where) {
+  const std::string error = options.validate();
+  detail::require(error.empty(), where, "invalid options: ", error);
+}
+
+/// Evaluates f at the (feasible) start x into fx and g, and records x as the best point so far.
+/// Returns false, with termination `non_finite`, when f(x) or ∇f(x) is not finite.
+template <class F>
+bool evaluate_start(F& f, const Eigen::VectorXd& x, Eigen::VectorXd& g, double& fx,
+                    SimplexRefineResult& result) {
+  result.x = x;
+  fx = evaluate_tracked(f, x, g, result);
+  if (!std::isfinite(fx) || !g.allFinite()) {
+    result.termination = RefineTermination::non_finite;
+    return false;
+  }
+  result.termination = RefineTermination::max_iterations;
+  return true;
+}
+
+/// First spectral step: 1 / ‖P(x + g) − x‖_∞ clipped to [min_step, max_step], 1 at a
+/// stationary start.
+inline double initial_spectral_step(const Simplex& simplex, const Eigen::VectorXd& x,
+                                    const Eigen::VectorXd& g, const SimplexRefineOptions& options) {
+  const double pg0 = projected_gradient_norm(simplex, x, g);
+  return pg0 > 0.0 ? std::clamp(1.0 / pg0, options.min_step, options.max_step) : 1.0;
+}
+
+/// Barzilai–Borwein step sᵀs / sᵀy for −f (s = x⁺ − x, y = ∇f(x) − ∇f(x⁺)) clipped to
+/// [min_step, max_step]; max_step when the curvature sᵀy is not positive.
+inline double barzilai_borwein_step(const Eigen::VectorXd& s, const Eigen::VectorXd& g,
+                                    const Eigen::VectorXd& g_trial,
+                                    const SimplexRefineOptions& options) {
+  const double sy = -s.dot(g_trial - g);  // curvature of −f along s
+  return sy > 0.0 ? std::clamp(s.squaredNorm() / sy, options.min_step, options.max_step)
+                  : options.max_step;
+}
+
+/// Backtracking line search along a feasible path t ↦ trial(t) (trial(t) ∈ Δ, ≈ x + t d) from
+/// the step t, for the sufficient-increase condition f(trial(t)) ≥ reference + γ t slope
+/// (slope = ∇f(x)ᵀd > 0; reference = f(x) for a monotone search, the GLL reference otherwise).
+/// A rejected t is replaced by the maximizer of the parabola through φ(0) = fx, φ'(0) = slope
+/// and φ(t), safeguarded to [0.1 t, 0.9 t] (t/2 when f is not finite there).
+/// Returns true when a step was accepted, x_trial, g_trial and f_trial then holding it; at most
+/// max_line_search trials, none once max_evaluations calls have been made.
+template <class F, class Trial>
+bool backtracking_line_search(F& f, const Trial& trial, double fx, double reference, double slope,
+                              double t, const SimplexRefineOptions& options,
+                              Eigen::VectorXd& x_trial, Eigen::VectorXd& g_trial, double& f_trial,
+                              SimplexRefineResult& result) {
+  for (int ls = 0; ls < options.max_line_search; ++ls) {
+    if (result.evaluations >= options.max_evaluations) {
+      break;
+    }
+    x_trial = trial(t);
+    f_trial = evaluate_tracked(f, x_trial, g_trial, result);
+    if (std::isfinite(f_trial) && g_trial.allFinite() &&
+        f_trial >= reference + options.armijo * t * slope) {
+      return true;
+    }
+    double t_new = 0.5 * t;
+    if (std::isfinite(f_trial)) {
+      const double denom = 2.0 * (fx + t * slope - f_trial);
+      if (denom > 0.0) {
+        t_new = slope * t * t / denom;
+      }
+    }
+    t = std::clamp(t_new, 0.1 * t, 0.9 * t);
+  }
+  return false;
+}
+
+/// Termination after a line search that accepted no step.
+inline RefineTermination line_search_failure(const SimplexRefineResult& result,
+                                             const SimplexRefineOptions& options) {
+  return result.evaluations >= options.max_evaluations ? RefineTermination::max_evaluations
+                                                       : RefineTermination::line_search_failed;
+}
+
+/// Counts an accepted step and applies the stopping rules that follow one: `no_progress` when
+/// the best value rose by at most value_tolerance · (1 + |best|) over the last `patience`
+/// steps (`recent` holds the best values, oldest first), `max_evaluations` when the budget is
+/// spent. Returns true, with result.termination set, when the run must stop.
+inline bool count_step_and_check_stop(std::deque<double>& recent, SimplexRefineResult& result,
+                                      const SimplexRefineOptions& options) {
+  ++result.iterations;
+  recent.push_back(result.value);
+  if (static_cast<int>(recent.size()) > options.patience + 1) {
+    recent.pop_front();
+    if (recent.back() - recent.front() <=
+        options.value_tolerance * (1.0 + std::abs(recent.back()))) {
+      result.termination = RefineTermination::no_progress;
+      return true;
+    }
+  }
+  if (result.evaluations >= options.max_evaluations) {
+    result.termination = RefineTermination::max_evaluations;
+    return true;
+  }
+  return false;
+}
+
 }  // namespace detail
 
 /// Maximizes f over Δ by the spectral projected gradient method SPG2 (Birgin, Martínez & Raydan
@@ -157,23 +260,18 @@ SimplexRefineResult refine_spg(F& f, const Simplex& simplex,
                                const Eigen::Ref<const Eigen::VectorXd>& x0,
                                const SimplexRefineOptions& options = {}) {
   detail::check_differentiable_objective<F>();
-  const std::string error = options.validate();
-  detail::require(error.empty(), "bomf::refine_spg", "invalid options: ", error);
+  detail::require_valid_refine_options(options, "bomf::refine_spg");
   SimplexRefineResult result;
   Eigen::VectorXd x = simplex.project(x0);
-  result.x = x;
   const Eigen::Index n = x.size();
   Eigen::VectorXd g(n), g_trial(n), x_trial(n), d(n);
-  double fx = detail::evaluate_tracked(f, x, g, result);
-  if (!std::isfinite(fx) || !g.allFinite()) {
-    result.termination = RefineTermination::non_finite;
+  double fx = 0.0;
+  if (!detail::evaluate_start(f, x, g, fx, result)) {
     return result;
   }
   std::deque<double> history{fx};
   std::deque<double> recent{fx};
-  const double pg0 = detail::projected_gradient_norm(simplex, x, g);
-  double alpha = pg0 > 0.0 ? std::clamp(1.0 / pg0, options.min_step, options.max_step) : 1.0;
-  result.termination = RefineTermination::max_iterations;
+  double alpha = detail::initial_spectral_step(simplex, x, g, options);
   for (int iter = 0; iter < options.max_iterations; ++iter) {
     const Eigen::VectorXd p_unit = simplex.project(x + g);
     if ((p_unit - x).cwiseAbs().maxCoeff() <= options.gradient_tolerance) {
@@ -193,60 +291,25 @@ SimplexRefineResult refine_spg(F& f, const Simplex& simplex,
       }
     }
     const double reference = *std::min_element(history.begin(), history.end());
-    double t = 1.0;
-    bool accepted = false;
+    // The full step lands exactly on the projection p; shorter ones are repaired into Δ.
+    auto trial = [&](double t) -> Eigen::VectorXd {
+      return t == 1.0 ? p : simplex.repair(x + t * d);
+    };
     double f_trial = 0.0;
-    for (int ls = 0; ls < options.max_line_search; ++ls) {
-      if (result.evaluations >= options.max_evaluations) {
-        break;
-      }
-      x_trial = t == 1.0 ? p : simplex.repair(x + t * d);
-      f_trial = detail::evaluate_tracked(f, x_trial, g_trial, result);
-      if (std::isfinite(f_trial) && g_trial.allFinite() &&
-          f_trial >= reference + options.armijo * t * slope) {
-        accepted = true;
-        break;
-      }
-      // Safeguarded quadratic backtracking on φ(t) = f(x + t d): maximizer of the parabola
-      // through φ(0), φ'(0) = slope and φ(t).
-      double t_new = 0.5 * t;
-      if (std::isfinite(f_trial)) {
-        const double denom = 2.0 * (fx + t * slope - f_trial);
-        if (denom > 0.0) {
-          t_new = slope * t * t / denom;
-        }
-      }
-      t = std::clamp(t_new, 0.1 * t, 0.9 * t);
-    }
-    if (!accepted) {
-      result.termination = result.evaluations >= options.max_evaluations
-                               ? RefineTermination::max_evaluations
-                               : RefineTermination::line_search_failed;
+    if (!detail::backtracking_line_search(f, trial, fx, reference, slope, 1.0, options, x_trial,
+                                          g_trial, f_trial, result)) {
+      result.termination = detail::line_search_failure(result, options);
       break;
     }
-    const Eigen::VectorXd s = x_trial - x;
-    const double sy = -s.dot(g_trial - g);  // curvature of −f along s
-    const double ss = s.squaredNorm();
-    alpha = sy > 0.0 ? std::clamp(ss / sy, options.min_step, options.max_step) : options.max_step;
+    alpha = detail::barzilai_borwein_step(x_trial - x, g, g_trial, options);
     x = x_trial;
     g = g_trial;
     fx = f_trial;
-    ++result.iterations;
     history.push_back(fx);
     if (static_cast<int>(history.size()) > options.nonmonotone_memory) {
       history.pop_front();
     }
-    recent.push_back(result.value);
-    if (static_cast<int>(recent.size()) > options.patience + 1) {
-      recent.pop_front();
-      if (recent.back() - recent.front() <=
-          options.value_tolerance * (1.0 + std::abs(recent.back()))) {
-        result.termination = RefineTermination::no_progress;
-        break;
-      }
-    }
-    if (result.evaluations >= options.max_evaluations) {
-      result.termination = RefineTermination::max_evaluations;
+    if (detail::count_step_and_check_stop(recent, result, options)) {
       break;
     }
   }
@@ -266,22 +329,18 @@ SimplexRefineResult refine_exponentiated_gradient(F& f, const Simplex& simplex,
                                                   const Eigen::Ref<const Eigen::VectorXd>& x0,
                                                   const SimplexRefineOptions& options = {}) {
   detail::check_differentiable_objective<F>();
-  const std::string error = options.validate();
-  detail::require(error.empty(), "bomf::refine_exponentiated_gradient", "invalid options: ", error);
+  detail::require_valid_refine_options(options, "bomf::refine_exponentiated_gradient");
   SimplexRefineResult result;
   Eigen::VectorXd x = simplex.repair(0.999 * simplex.project(x0) + 0.001 * simplex.barycentre());
-  result.x = x;
   const Eigen::Index n = x.size();
   Eigen::VectorXd g(n), g_trial(n), x_trial(n), w(n);
-  double fx = detail::evaluate_tracked(f, x, g, result);
-  if (!std::isfinite(fx) || !g.allFinite()) {
-    result.termination = RefineTermination::non_finite;
+  double fx = 0.0;
+  if (!detail::evaluate_start(f, x, g, fx, result)) {
     return result;
   }
   std::deque<double> recent{fx};
   const double g_range = g.maxCoeff() - g.minCoeff();
   double eta = g_range > 0.0 ? 1.0 / g_range : 1.0;
-  result.termination = RefineTermination::max_iterations;
   for (int iter = 0; iter < options.max_iterations; ++iter) {
     if (detail::projected_gradient_norm(simplex, x, g) <= options.gradient_tolerance) {
       result.termination = RefineTermination::stationary;
@@ -309,27 +368,14 @@ SimplexRefineResult refine_exponentiated_gradient(F& f, const Simplex& simplex,
       eta *= 0.5;
     }
     if (!accepted) {
-      result.termination = result.evaluations >= options.max_evaluations
-                               ? RefineTermination::max_evaluations
-                               : RefineTermination::line_search_failed;
+      result.termination = detail::line_search_failure(result, options);
       break;
     }
     x = x_trial;
     g = g_trial;
     fx = f_trial;
     eta *= 2.0;
-    ++result.iterations;
-    recent.push_back(result.value);
-    if (static_cast<int>(recent.size()) > options.patience + 1) {
-      recent.pop_front();
-      if (recent.back() - recent.front() <=
-          options.value_tolerance * (1.0 + std::abs(recent.back()))) {
-        result.termination = RefineTermination::no_progress;
-        break;
-      }
-    }
-    if (result.evaluations >= options.max_evaluations) {
-      result.termination = RefineTermination::max_evaluations;
+    if (detail::count_step_and_check_stop(recent, result, options)) {
       break;
     }
   }
@@ -354,26 +400,22 @@ SimplexRefineResult refine_active_set_lbfgs(F& f, const Simplex& simplex,
                                             const Eigen::Ref<const Eigen::VectorXd>& x0,
                                             const SimplexRefineOptions& options = {}) {
   detail::check_differentiable_objective<F>();
-  const std::string error = options.validate();
-  detail::require(error.empty(), "bomf::refine_active_set_lbfgs", "invalid options: ", error);
+  detail::require_valid_refine_options(options, "bomf::refine_active_set_lbfgs");
   SimplexRefineResult result;
   Eigen::VectorXd x = simplex.project(x0);
-  result.x = x;
   const Eigen::Index n = x.size();
   const Eigen::VectorXd& lower = simplex.lower();
   const Eigen::VectorXd& upper = simplex.upper();
   Eigen::VectorXd g(n), g_trial(n), x_trial(n), d(n);
-  double fx = detail::evaluate_tracked(f, x, g, result);
-  if (!std::isfinite(fx) || !g.allFinite()) {
-    result.termination = RefineTermination::non_finite;
+  double fx = 0.0;
+  if (!detail::evaluate_start(f, x, g, fx, result)) {
     return result;
   }
   std::deque<Eigen::VectorXd> s_memory;
   std::deque<Eigen::VectorXd> y_memory;
   std::vector<char> free(static_cast<std::size_t>(n));
   std::deque<double> recent{fx};
-  const double pg0 = detail::projected_gradient_norm(simplex, x, g);
-  double alpha = pg0 > 0.0 ? std::clamp(1.0 / pg0, options.min_step, options.max_step) : 1.0;
+  double alpha = detail::initial_spectral_step(simplex, x, g, options);
   bool face_stable = false;
   // Restricts v to the free coordinates and removes its mean there (tangent space of the face).
   auto reduce = [&](Eigen::VectorXd& v, Eigen::Index free_count) {
@@ -386,7 +428,6 @@ SimplexRefineResult refine_active_set_lbfgs(F& f, const Simplex& simplex,
       v(i) = free[static_cast<std::size_t>(i)] ? v(i) - mean : 0.0;
     }
   };
-  result.termination = RefineTermination::max_iterations;
   for (int iter = 0; iter < options.max_iterations; ++iter) {
     const Eigen::VectorXd p_unit = simplex.project(x + g);
     if ((p_unit - x).cwiseAbs().maxCoeff() <= options.gradient_tolerance) {
@@ -471,46 +512,24 @@ SimplexRefineResult refine_active_set_lbfgs(F& f, const Simplex& simplex,
       result.termination = RefineTermination::stationary;
       break;
     }
-    double t = std::min(1.0, t_max);
-    bool accepted = false;
+    // The step that reaches the ratio-test limit puts the blocking coordinate exactly on its
+    // bound.
+    auto trial = [&](double t) -> Eigen::VectorXd {
+      Eigen::VectorXd point = x + t * d;
+      if (face_step && blocking >= 0 && t == t_max) {
+        point(blocking) = d(blocking) < 0.0 ? lower(blocking) : upper(blocking);
+      }
+      return simplex.repair(point);
+    };
     double f_trial = 0.0;
-    for (int ls = 0; ls < options.max_line_search; ++ls) {
-      if (result.evaluations >= options.max_evaluations) {
-        break;
-      }
-      x_trial = x + t * d;
-      const bool hits_bound = face_step && blocking >= 0 && t == t_max;
-      if (hits_bound) {
-        x_trial(blocking) = d(blocking) < 0.0 ? lower(blocking) : upper(blocking);
-      }
-      x_trial = simplex.repair(x_trial);
-      f_trial = detail::evaluate_tracked(f, x_trial, g_trial, result);
-      if (std::isfinite(f_trial) && g_trial.allFinite() &&
-          f_trial >= fx + options.armijo * t * slope) {
-        accepted = true;
-        break;
-      }
-      double t_new = 0.5 * t;
-      if (std::isfinite(f_trial)) {
-        const double denom = 2.0 * (fx + t * slope - f_trial);
-        if (denom > 0.0) {
-          t_new = slope * t * t / denom;
-        }
-      }
-      t = std::clamp(t_new, 0.1 * t, 0.9 * t);
-    }
-    if (!accepted) {
-      result.termination = result.evaluations >= options.max_evaluations
-                               ? RefineTermination::max_evaluations
-                               : RefineTermination::line_search_failed;
+    if (!detail::backtracking_line_search(f, trial, fx, fx, slope, std::min(1.0, t_max), options,
+                                          x_trial, g_trial, f_trial, result)) {
+      result.termination = detail::line_search_failure(result, options);
       break;
     }
     Eigen::VectorXd s = x_trial - x;
     Eigen::VectorXd y = g - g_trial;  // difference of the gradients of −f
-    const double sy_full = -s.dot(g_trial - g);
-    alpha = sy_full > 0.0
-                ? std::clamp(s.squaredNorm() / sy_full, options.min_step, options.max_step)
-                : options.max_step;
+    alpha = detail::barzilai_borwein_step(s, g, g_trial, options);
     bool same_face = true;
     for (Eigen::Index i = 0; i < n && same_face; ++i) {
       const bool is_free = x_trial(i) > lower(i) && x_trial(i) < upper(i);
@@ -535,18 +554,7 @@ SimplexRefineResult refine_active_set_lbfgs(F& f, const Simplex& simplex,
     x = x_trial;
     g = g_trial;
     fx = f_trial;
-    ++result.iterations;
-    recent.push_back(result.value);
-    if (static_cast<int>(recent.size()) > options.patience + 1) {
-      recent.pop_front();
-      if (recent.back() - recent.front() <=
-          options.value_tolerance * (1.0 + std::abs(recent.back()))) {
-        result.termination = RefineTermination::no_progress;
-        break;
-      }
-    }
-    if (result.evaluations >= options.max_evaluations) {
-      result.termination = RefineTermination::max_evaluations;
+    if (detail::count_step_and_check_stop(recent, result, options)) {
       break;
     }
   }
