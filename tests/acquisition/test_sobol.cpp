@@ -105,6 +105,21 @@ TEST(SobolSequence, ReproducibleForASeedAndDifferentAcrossSeeds) {
   EXPECT_GT((a - plain).cwiseAbs().maxCoeff(), 0.1);
 }
 
+TEST(SobolSequence, CoordinatePrefixDoesNotDependOnTheDimension) {
+  // Coordinate j's scramble depends on (seed, j) only: the first d′ coordinates of a
+  // d-dimensional sequence are the d′-dimensional sequence (qLogNEHVI extends its baseline's
+  // base samples by the new points' coordinates this way).
+  for (std::uint64_t seed : {0u, 42u}) {
+    const Eigen::MatrixXd wide = bomf::SobolSequence(376, seed).draw(128);
+    for (int prefix : {1, 2, 30, 180, 375}) {
+      EXPECT_EQ(bomf::SobolSequence(prefix, seed).draw(128), wide.leftCols(prefix))
+          << "seed " << seed << ", prefix " << prefix;
+    }
+    const Eigen::MatrixXd z_wide = bomf::sobol_normal_samples(64, 40, seed);
+    EXPECT_EQ(bomf::sobol_normal_samples(64, 36, seed), z_wide.leftCols(36));
+  }
+}
+
 TEST(SobolSequence, ChunkedDrawsFastForwardAndResetAgree) {
   bomf::SobolSequence whole(5, 7);
   const Eigen::MatrixXd all = whole.draw(40);

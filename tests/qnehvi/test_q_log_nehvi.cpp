@@ -16,6 +16,8 @@
 #include "bomf/acquisition/q_log_nehvi.hpp"
 #include "bomf/gp/exact_gp.hpp"
 #include "bomf/gp/matern52_kernel.hpp"
+#include "bomf/multi_objective/box_decomposition.hpp"
+#include "bomf/multi_objective/pareto.hpp"
 #include "bomf/optim/objective.hpp"
 #include "support/reference.hpp"
 
@@ -280,22 +282,19 @@ TEST_P(QLogNehviShapes, ExpOfValueIsTheMeanHypervolumeImprovementUpToSmoothing) 
     for (int k = 0; k < m; ++k) {
       Yb.col(k) = acqf.baseline_samples()[static_cast<std::size_t>(k)].row(s).transpose();
     }
-    const auto front = bomf::detail::qnehvi_pareto_indices(Yb, p.ref_point);
-    std::vector<double> lo;
-    std::vector<double> hi;
-    bomf::detail::qnehvi_append_cells(Yb, front, p.ref_point, lo, hi);
+    const bomf::Boxes cells = bomf::non_dominated_partitioning(Yb, p.ref_point);
     double hvi = 0.0;
-    for (std::size_t c = 0; c < lo.size() / static_cast<std::size_t>(m); ++c) {
+    for (Eigen::Index c = 0; c < cells.size(); ++c) {
       for (unsigned mask = 1; mask < (1U << q); ++mask) {
         double vol = 1.0;
         for (int k = 0; k < m; ++k) {
-          double top = hi[c * m + k];
+          double top = cells.upper(c, k);
           for (int j = 0; j < q; ++j) {
             if ((mask >> j) & 1U) {
               top = std::min(top, F[static_cast<std::size_t>(k)](s, j));
             }
           }
-          vol *= std::max(top - lo[c * m + k], 0.0);
+          vol *= std::max(top - cells.lower(c, k), 0.0);
         }
         hvi += (__builtin_popcount(mask) % 2 == 1 ? 1.0 : -1.0) * vol;
       }
@@ -366,9 +365,16 @@ TEST(QLogNehviExtremes, CandidateOnTheBaselineFrontHasZeroConditionalVariance) {
   for (int k = 0; k < 2; ++k) {
     Y.col(k) = p.models[static_cast<std::size_t>(k)].train_targets();
   }
-  const auto front = bomf::detail::qnehvi_pareto_indices(Y, p.ref_point);
-  ASSERT_FALSE(front.empty());
-  const Eigen::MatrixXd X = p.X_baseline.row(front.front());
+  const std::vector<bool> non_dominated = bomf::non_dominated_mask(Y);
+  Eigen::Index on_front = -1;
+  for (Eigen::Index i = 0; i < Y.rows() && on_front < 0; ++i) {
+    if (non_dominated[static_cast<std::size_t>(i)] &&
+        (Y.row(i).transpose().array() > p.ref_point.array()).all()) {
+      on_front = i;
+    }
+  }
+  ASSERT_GE(on_front, 0);
+  const Eigen::MatrixXd X = p.X_baseline.row(on_front);
   Eigen::MatrixXd grad(1, 3);
   const double v = acqf.value_and_gradient(X, grad);
   EXPECT_TRUE(std::isfinite(v));
@@ -516,6 +522,13 @@ TEST(QLogNehviApi, RejectsBadArguments) {
   options = bomf::QLogNehviOptions();
   options.base_samples_baseline = Eigen::MatrixXd::Zero(128, 5);
   EXPECT_THROW(Acqf(p.models, p.X_baseline, p.ref_point, options), bomf::invalid_argument);
+  // (n_b + 1)·m = 1834·2 > 3667 Sobol dimensions: refused up front with a clear message.
+  try {
+    Acqf too_many(p.models, Eigen::MatrixXd::Constant(1833, 3, 0.5), p.ref_point);
+    ADD_FAILURE() << "expected bomf::invalid_argument";
+  } catch (const bomf::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("3667"), std::string::npos) << e.what();
+  }
   Acqf acqf(p.models, p.X_baseline, p.ref_point);
   EXPECT_THROW(acqf.value(Eigen::MatrixXd::Zero(7, 3)), bomf::invalid_argument);
   EXPECT_THROW(acqf.value(Eigen::MatrixXd::Zero(1, 2)), bomf::invalid_argument);

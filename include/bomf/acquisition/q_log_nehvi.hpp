@@ -16,7 +16,7 @@
 //      f[s] = μ + L z[s] with L its Cholesky factor, whose baseline block L_bb is cached and
 //      extended by the low-rank update L_nb = K_nb L_bb⁻ᵀ, L_nn = chol(K_nn − L_nb L_nbᵀ);
 //   2. per sample, the Pareto front of f[s](X_b) and its box decomposition of the
-//      non-dominated region (BoTorch's FastNondominatedPartitioning cells), computed once;
+//      non-dominated region (bomf::FastNondominatedPartitioning, BoTorch's cells), computed once;
 //   3. the hypervolume improvement of f[s](X) over each sample's front by inclusion–exclusion
 //      over the 2^q − 1 subsets of candidates, with ReLU and min replaced by BoTorch's
 //      fat-tailed log-space approximations (tau_relu, tau_max, fat = true), in log space;
@@ -24,9 +24,11 @@
 // The gradient w.r.t. X is exact (hand-written reverse mode through steps 3 and 1).
 //
 // With BoTorch's base samples injected, values and gradients agree with BoTorch to ~1e-13
-// relative (tests/qnehvi). Differences from BoTorch: our own scrambled Sobol sampler (same
-// distribution, other points); the pruning draws its 2048 samples from it too (seeded, where
-// BoTorch's are unseeded); when the candidates' conditional covariance is not positive definite
+// relative (tests/qnehvi). Differences from BoTorch: the base samples come from
+// bomf::sobol_normal_samples (bomf/sampling: scrambled Sobol, same distribution, other points),
+// so (n_b + q)·m may not exceed SobolSequence::max_dimension = 3667 unless base samples are
+// injected; the pruning draws its 2048 samples from it too (seeded, where BoTorch's are
+// unseeded); when the candidates' conditional covariance is not positive definite
 // even with jitter 1e-3, evaluation throws bomf::numerical_error where BoTorch falls back to
 // sampling the full joint posterior; no constraints, objectives, pending points or
 // incremental_nehvi = false (BoTorch's defaults are what is implemented).
@@ -38,14 +40,14 @@
 #include <cstdint>
 #include <vector>
 
-#include "bomf/acquisition/detail/q_log_nehvi_cells.hpp"
 #include "bomf/acquisition/detail/q_log_nehvi_core.hpp"
 #include "bomf/acquisition/detail/q_log_nehvi_posterior.hpp"
-#include "bomf/acquisition/detail/q_log_nehvi_sampling.hpp"
 #include "bomf/core/checks.hpp"
 #include "bomf/core/error.hpp"
 #include "bomf/gp/exact_gp.hpp"
 #include "bomf/gp/model_list_gp.hpp"
+#include "bomf/sampling/normal_base_samples.hpp"
+#include "bomf/sampling/sobol_sequence.hpp"
 
 namespace bomf {
 
@@ -68,7 +70,8 @@ struct QLogNehviOptions {
   double prune_max_frac = 1.0;
   /// Optional injected base samples for the baseline: S × (n_b · m), column i·m + k is
   /// objective k at baseline point i (BoTorch's `base_samples[s, i, k]` flattened row-major).
-  /// Empty: drawn from the scrambled Sobol sequence. Incompatible with prune_baseline.
+  /// Empty: drawn from the scrambled Sobol sequence (bomf::sobol_normal_samples). Incompatible
+  /// with prune_baseline.
   Eigen::MatrixXd base_samples_baseline;
 };
 
@@ -96,9 +99,10 @@ class QLogNoisyExpectedHypervolumeImprovement {
   /// data), the baseline inputs `X_baseline` (n_b × d, original units, usually the training
   /// inputs; n_b = 0, or pruning every point away, leaves the single cell [r, ∞) per sample,
   /// i.e. qLogEHVI w.r.t. r) and the reference point `ref_point` (length m, objective space).
-  /// Throws bomf::invalid_argument on bad shapes, non-finite values, m < 2 or m > 8, or bad
-  /// options; bomf::numerical_error if the baseline posterior covariance is not positive
-  /// definite even with jitter 1e-6.
+  /// Throws bomf::invalid_argument on bad shapes, non-finite values, m < 2 or m > 8, bad
+  /// options, or (without injected base samples) (n_b + 1)·m > SobolSequence::max_dimension
+  /// (3667, the Sobol table's limit); bomf::numerical_error if the baseline posterior covariance is
+  /// not positive definite even with jitter 1e-6.
   QLogNoisyExpectedHypervolumeImprovement(const std::vector<ExactGP<Kernel>>& models,
                                           const Eigen::Ref<const Eigen::MatrixXd>& X_baseline,
                                           const Eigen::Ref<const Eigen::VectorXd>& ref_point,
@@ -136,6 +140,13 @@ class QLogNoisyExpectedHypervolumeImprovement {
       detail::require_shape(options.base_samples_baseline, options.num_samples,
                             X_baseline.rows() * m, where, "options.base_samples_baseline");
       detail::require_finite(options.base_samples_baseline, where, "options.base_samples_baseline");
+    } else {
+      detail::require((X_baseline.rows() + 1) * m <= SobolSequence::max_dimension, where,
+                      "X_baseline has ", X_baseline.rows(), " rows and there are ", m,
+                      " objectives: the Sobol base samples need (n_b + q)·m ≤ ",
+                      SobolSequence::max_dimension,
+                      " dimensions (inject "
+                      "options.base_samples_baseline, or use fewer baseline points)");
     }
     ref_point_ = ref_point;
     dim_ = d;
@@ -153,7 +164,7 @@ class QLogNoisyExpectedHypervolumeImprovement {
     if (injected) {
       z_base = options.base_samples_baseline;
     } else if (nb > 0) {
-      z_base = detail::qnehvi_normal_base_samples(S, nb * m, options.seed);
+      z_base = sobol_normal_samples(S, static_cast<int>(nb * m), options.seed);
     }
     std::vector<Eigen::MatrixXd> baseline_samples(static_cast<std::size_t>(m));
     for (Eigen::Index k = 0; k < m; ++k) {
@@ -183,7 +194,9 @@ class QLogNoisyExpectedHypervolumeImprovement {
   /// Injects the base samples of the q new points, `z` of shape S × (q · m) (column j·m + k:
   /// candidate j, objective k — BoTorch's `base_samples[s, n_b + j, k]`); used by every later
   /// evaluation with batch size q = z.cols() / m. Without injection they are the q·m Sobol
-  /// coordinates that follow the baseline's n_b·m in one joint sequence (as BoTorch).
+  /// coordinates that follow the baseline's n_b·m in one joint sequence (as BoTorch): the
+  /// columns n_b·m … (n_b + q)·m − 1 of sobol_normal_samples(S, (n_b + q)·m, seed), whose first
+  /// n_b·m columns are the baseline's (SobolSequence's prefix property).
   void set_base_samples_new(const Eigen::Ref<const Eigen::MatrixXd>& z) {
     constexpr const char* where =
         "bomf::QLogNoisyExpectedHypervolumeImprovement::set_base_samples_new";
@@ -201,8 +214,10 @@ class QLogNoisyExpectedHypervolumeImprovement {
   }
 
   /// qLogNEHVI at the q rows of `X` (q × d, original units, 1 ≤ q ≤ 6).
-  /// Throws bomf::invalid_argument on a bad shape or non-finite X, bomf::numerical_error if the
-  /// candidates' conditional covariance stays non-positive-definite with jitter 1e-3.
+  /// Throws bomf::invalid_argument on a bad shape or non-finite X, or when the new points' base
+  /// samples are not injected and (n_b + q)·m > SobolSequence::max_dimension (3667);
+  /// bomf::numerical_error if the candidates' conditional covariance stays non-positive-definite
+  /// with jitter 1e-3.
   double value(const Eigen::Ref<const Eigen::MatrixXd>& X) {
     return evaluate<false, Eigen::Map<Eigen::MatrixXd>>(X, nullptr);
   }
@@ -314,8 +329,9 @@ class QLogNoisyExpectedHypervolumeImprovement {
     const Eigen::Index n = X.rows();
     const auto m = num_objectives();
     const Eigen::Index S = options_.prune_num_samples;
-    const Eigen::MatrixXd z = detail::qnehvi_normal_base_samples(
-        S, n * m, detail::qnehvi_splitmix64(options_.seed + 7919));
+    // A seed of its own (fixed odd offset) so that pruning and evaluation do not share points.
+    const Eigen::MatrixXd z =
+        sobol_normal_samples(S, static_cast<int>(n * m), options_.seed ^ 0x9E3779B97F4A7C15ULL);
     std::vector<Eigen::MatrixXd> f(static_cast<std::size_t>(m));
     for (Eigen::Index k = 0; k < m; ++k) {
       State tmp;
@@ -375,11 +391,19 @@ class QLogNoisyExpectedHypervolumeImprovement {
     const Eigen::Index S = num_samples();
     const Eigen::Index m = num_objectives();
     auto& cached = drawn_new_[static_cast<std::size_t>(q)];
-    if (cached.size() == 0) {
-      const Eigen::Index nb = baseline_.rows();
-      cached = detail::qnehvi_normal_base_samples(S, (nb + q) * m, options_.seed, nb * m);
-    }
     const auto& injected = injected_new_[static_cast<std::size_t>(q)];
+    if (cached.size() == 0 && injected.size() == 0) {
+      const Eigen::Index nb = baseline_.rows();
+      detail::require((nb + q) * m <= SobolSequence::max_dimension,
+                      "bomf::QLogNoisyExpectedHypervolumeImprovement", "with ", nb,
+                      " baseline points, ", m, " objectives and q = ", q,
+                      ", the Sobol base samples need (n_b + q)·m = ", (nb + q) * m, " > ",
+                      SobolSequence::max_dimension,
+                      " dimensions (inject them with set_base_samples_new, or use fewer "
+                      "baseline points)");
+      cached =
+          sobol_normal_samples(S, static_cast<int>((nb + q) * m), options_.seed).rightCols(q * m);
+    }
     const Eigen::MatrixXd& z = injected.size() > 0 ? injected : cached;
     F_.assign(static_cast<std::size_t>(m), Eigen::MatrixXd(S, q));
     dF_.assign(static_cast<std::size_t>(m), Eigen::MatrixXd(S, q));

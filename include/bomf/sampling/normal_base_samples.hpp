@@ -18,7 +18,10 @@ namespace bomf {
 /// deterministic, smooth function of the candidates (sample average approximation; Balandat et
 /// al. 2020, "BoTorch", NeurIPS). For qLogNEHVI with q candidates, n baseline points and m
 /// outcomes, draw dim = (n + q)·m and view each row as an (n + q) × m array, as BoTorch's sampler
-/// does. The uniform points lie strictly inside (0, 1), so every sample is finite (|z| ≤ 6.3).
+/// does. Column j depends on (seed, j) only (SobolSequence's prefix property): the first d′
+/// columns for dimension d equal the samples for dimension d′, so qLogNEHVI's baseline columns
+/// (n·m) are the same whatever q. The uniform points lie strictly inside (0, 1), so every sample
+/// is finite (|z| ≤ 6.3).
 /// Use a power of two for num_samples to keep the Sobol balance properties.
 /// Cost: O(num_samples · dim) quantiles (Boost.Math erfc⁻¹).
 /// \throws bomf::invalid_argument when num_samples < 0 or dim is outside [1, 3667].

@@ -27,7 +27,13 @@ namespace bomf {
 /// Both preserve the (t, m, s)-net structure: every 1-D projection of the first 2^k points has
 /// exactly one point in each interval [j/2^k, (j+1)/2^k), and every 2-D projection keeps the
 /// t-value of the unscrambled sequence. The randomness comes from std::mt19937_64 seeded with
-/// `seed` (raw 64-bit outputs only, so the points are identical on every platform).
+/// `seed` (raw 64-bit outputs only, so the points are identical on every platform), consumed
+/// coordinate by coordinate: coordinate j's matrix and then its shift take outputs
+/// 33j … 33j + 32, so they depend on (seed, j) only, never on the dimension. Hence the first
+/// d′ coordinates of a d-dimensional sequence (d′ ≤ d, same seed) are exactly the points of the
+/// d′-dimensional sequence: a prefix of coordinates can be extended by more coordinates later
+/// (qLogNEHVI draws its baseline's n_b·m coordinates, then the q·m that follow them, as one
+/// joint sequence, as BoTorch's sampler extends its base samples).
 ///
 /// Point order: the standard sequence starting at the origin (point 0), in Gray-code order
 /// (Antonov & Saleev 1979) as Boost and PyTorch. Boost's engine (which skips the origin) is used
@@ -70,8 +76,6 @@ class SobolSequence {
           std::uint32_t& v = directions_[c * d + j];
           v = linear_scramble(v, columns);
         }
-      }
-      for (std::size_t j = 0; j < d; ++j) {
         shift_[j] = static_cast<std::uint32_t>(rng());
       }
     }

@@ -14,17 +14,74 @@
 // expected hypervolume improvement"; Ament et al. (2023) for the log-space smoothing.
 //
 // Cost per evaluation: O(S · C · (q m + 2^q m q)), C the cells per sample; no allocation.
+// The cells are bomf::FastNondominatedPartitioning's (bomf/multi_objective), the smooth
+// functions bomf/math's log_fatplus, fatmin, fatminimum and logdiffexp.
 #pragma once
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
-#include "bomf/acquisition/detail/q_log_nehvi_cells.hpp"
-#include "bomf/acquisition/detail/q_log_nehvi_math.hpp"
+#include "bomf/math/safe_math.hpp"
+#include "bomf/math/smooth_approximations.hpp"
+#include "bomf/multi_objective/box_decomposition.hpp"
 
 namespace bomf::detail {
+
+/// The cells of every MC sample's box decomposition, flattened: cells offsets[s] ..
+/// offsets[s+1]−1 belong to sample s. Column c of `lower` is cell c's lower corner (m);
+/// `log_length` holds log(min(upper, 1e10) − lower), BoTorch's clamp of infinite uppers.
+struct QnehviCellSet {
+  std::vector<Eigen::Index> offsets;
+  Eigen::MatrixXd lower;
+  Eigen::MatrixXd upper;
+  Eigen::MatrixXd log_length;
+  Eigen::Index max_cells = 0;
+};
+
+/// Builds the cell set from the baseline samples: `samples[k]` is the S × n matrix of
+/// objective k's sampled values at the n baseline points. Sample s's cells are those of
+/// bomf::FastNondominatedPartitioning (BoTorch's) for the rows f[s] (n × m) and `ref`, whose
+/// Pareto front is the non-dominated, deduplicated rows strictly better than `ref`; cells of
+/// zero volume (BoTorch's 2-D partition keeps them for tied coordinates) are dropped, as they
+/// contribute exactly 0 to every quantity qLogNEHVI computes. One partitioning object is reused
+/// for all S samples, so its buffers are allocated once. Cost O(S · (n² m + cells)) for m = 2,
+/// exponential in m in the worst case ([Lacour17]).
+inline QnehviCellSet qnehvi_build_cells(const std::vector<Eigen::MatrixXd>& samples,
+                                        const Eigen::VectorXd& ref) {
+  const auto m = static_cast<Eigen::Index>(samples.size());
+  const Eigen::Index S = samples.front().rows();
+  const Eigen::Index n = samples.front().cols();
+  std::vector<double> lower;
+  std::vector<double> upper;
+  QnehviCellSet set;
+  set.offsets.push_back(0);
+  Eigen::MatrixXd Y(n, m);
+  FastNondominatedPartitioning partitioning;
+  for (Eigen::Index s = 0; s < S; ++s) {
+    for (Eigen::Index k = 0; k < m; ++k) {
+      Y.col(k) = samples[static_cast<std::size_t>(k)].row(s).transpose();
+    }
+    partitioning.compute(Y, ref);
+    const auto lo = partitioning.cell_lower();
+    const auto hi = partitioning.cell_upper();
+    for (Eigen::Index c = 0; c < lo.rows(); ++c) {
+      if ((hi.row(c).array() > lo.row(c).array()).all()) {
+        lower.insert(lower.end(), lo.row(c).data(), lo.row(c).data() + m);
+        upper.insert(upper.end(), hi.row(c).data(), hi.row(c).data() + m);
+      }
+    }
+    set.offsets.push_back(static_cast<Eigen::Index>(lower.size()) / m);
+    set.max_cells = std::max(set.max_cells, set.offsets[s + 1] - set.offsets[s]);
+  }
+  const Eigen::Index C = set.offsets.back();
+  set.lower = Eigen::Map<const Eigen::MatrixXd>(lower.data(), m, C);
+  set.upper = Eigen::Map<const Eigen::MatrixXd>(upper.data(), m, C);
+  set.log_length = (set.upper.array().min(1e10) - set.lower.array()).log();
+  return set;
+}
 
 /// Largest supported batch size q and number of objectives m (stack arrays in the hot loop).
 inline constexpr int kQnehviMaxQ = 6;
@@ -78,7 +135,11 @@ double qnehvi_log_value(const QnehviCellSet& cells, const std::vector<Eigen::Mat
       for (int k = 0; k < m; ++k) {
         const double lo = cells.lower(k, c);
         for (int j = 0; j < q; ++j) {
-          z[j][k] = qnehvi_log_fatplus(F[k](s, j) - lo, tau_relu, kGradient ? &dz[j][k] : nullptr);
+          const ValueAndDerivative lf = log_fatplus_with_derivative(F[k](s, j) - lo, tau_relu);
+          z[j][k] = lf.value;
+          if constexpr (kGradient) {
+            dz[j][k] = lf.derivative;
+          }
         }
       }
       double odd_max = ninf;
@@ -95,12 +156,23 @@ double qnehvi_log_value(const QnehviCellSet& cells, const std::vector<Eigen::Mat
           for (int t = 0; t < n; ++t) {
             x[t] = z[members[t]][k];
           }
-          const double a = qnehvi_fatmin(x, n, tau_max, kGradient ? w : nullptr);
-          double da = 0.0;
-          double db = 0.0;
-          a_total += qnehvi_fatmin2(a, cells.log_length(k, c), tau_max, kGradient ? &da : nullptr,
-                                    kGradient ? &db : nullptr);
+          // fatmin of one value is that value with derivative 1, exactly (bomf::fatmin gives
+          // x + τ·log 1); skipping the call for singletons keeps q = 1 as fast as before.
+          double a = x[0];
+          w[0] = 1.0;
+          if (n > 1) {
+            const Eigen::Map<const Eigen::VectorXd> xs(x, n);
+            if constexpr (kGradient) {
+              a = fatmin(xs, Eigen::Map<Eigen::VectorXd>(w, n), tau_max);
+            } else {
+              a = fatmin(xs, tau_max);
+            }
+          }
+          const ValueAndPartials area_k =
+              fatminimum_with_partials(a, cells.log_length(k, c), tau_max);
+          a_total += area_k.value;
           if constexpr (kGradient) {
+            const double da = area_k.d_a;
             double* g = dA + (static_cast<std::size_t>(mask) * m + k) * q;
             for (int j = 0; j < q; ++j) {
               g[j] = 0.0;
@@ -128,7 +200,7 @@ double qnehvi_log_value(const QnehviCellSet& cells, const std::vector<Eigen::Mat
       }
       const double log_odd = odd_max + std::log(odd_sum);
       const double log_even = even_max == ninf ? ninf : even_max + std::log(even_sum);
-      const double v = qnehvi_logdiffexp(log_even, log_odd);
+      const double v = logdiffexp(log_even, log_odd);
       if (v == ninf) {
         continue;
       }
