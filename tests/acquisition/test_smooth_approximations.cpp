@@ -213,6 +213,25 @@ TEST(Fatmaximum, PairwiseVersionsAgreeWithTheReductions) {
             1e-6));
 }
 
+TEST(Fatmaximum, ScalarPathIsBitIdenticalToTheVectorFormIncludingTiesAndInfinities) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const double values[] = {-inf, -1e3, -2.5, -1e-7, 0.0, 1e-9, 0.3, 0.3000001, 7.0, 1e6, inf};
+  // Identical doubles, or NaN on both sides (e.g. the gradient of fatmax(−∞, x) at tiny τ).
+  const auto same = [](double x, double y) { return (std::isnan(x) && std::isnan(y)) || x == y; };
+  for (const double tau : {1e-6, 1e-3, 1.0}) {
+    for (const double a : values) {
+      for (const double b : values) {
+        Eigen::Vector2d g;
+        const double expected = bomf::fatmax(Eigen::Vector2d(a, b), g, tau);
+        const bomf::ValueAndPartials got = bomf::fatmaximum_with_partials(a, b, tau);
+        EXPECT_TRUE(same(got.value, expected)) << a << " " << b << " " << tau;
+        EXPECT_TRUE(same(got.d_a, g(0))) << a << " " << b << " " << tau;
+        EXPECT_TRUE(same(got.d_b, g(1))) << a << " " << b << " " << tau;
+      }
+    }
+  }
+}
+
 TEST(SmoothAmax, IsTauTimesLogsumexp) {
   Eigen::Vector3d x(1.0, 0.5, -2.0);
   Eigen::Vector3d g;

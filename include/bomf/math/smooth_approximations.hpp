@@ -193,15 +193,24 @@ inline double fatmin(const VectorView& x, MutableVectorView gradient, double tau
 }
 
 /// fatmax over the pair (a, b), BoTorch's `fatmaximum` (which always uses α = 2, whatever its
-/// `alpha` argument), with its partials. τ > 0 not checked.
+/// `alpha` argument), with its partials. τ > 0 not checked. The same arithmetic as `fatmax` on
+/// the vector (a, b) — bit-identical results, ties and infinities included — written out for two
+/// scalars because qLogNEHVI calls it in its innermost loop.
 inline ValueAndPartials fatmaximum_with_partials(double a, double b, double tau = 1.0) noexcept {
-  double values[2] = {a, b};
-  double grads[2] = {0.0, 0.0};
-  Eigen::Map<Eigen::Vector2d> v(values);
-  Eigen::Map<Eigen::Vector2d> g(grads);
-  MutableVectorView gv(g);
-  const double value = detail::fatmax_impl(VectorView(v), tau, 2.0, &gv);
-  return {value, grads[0], grads[1]};
+  const double m = b > a ? b : a;
+  const bool a_is_max = a == m;
+  const bool b_is_max = b == m;
+  if (std::isinf(m)) {
+    return {(a_is_max ? a : 0.0) + (b_is_max ? b : 0.0), a_is_max ? 1.0 : 0.0,
+            b_is_max ? 1.0 : 0.0};
+  }
+  const ValueAndDerivative pa = pareto_with_derivative(-(a - m) / tau, 2.0);
+  const ValueAndDerivative pb = pareto_with_derivative(-(b - m) / tau, 2.0);
+  const double s = pa.value + pb.value;
+  const double through_max =
+      (1.0 + (pa.derivative + pb.derivative) / s) / ((a_is_max ? 1 : 0) + (b_is_max ? 1 : 0));
+  return {m + tau * std::log(s), -pa.derivative / s + (a_is_max ? through_max : 0.0),
+          -pb.derivative / s + (b_is_max ? through_max : 0.0)};
 }
 
 /// Fat-tailed smooth max(a, b) (see fatmaximum_with_partials).
