@@ -1,11 +1,12 @@
 // Uses bomf::core only: must compile and link without libtorch.
-#include <bomf/core/checks.hpp>
+#include <bomf/multi_objective/hypervolume.hpp>
 #include <bomf/version.hpp>
 #include <cstdio>
 
 int main() {
-  Eigen::MatrixXd x = Eigen::MatrixXd::Ones(3, 2);
-  bomf::detail::require_finite(x, "consumer", "x");
-  std::printf("bomf %s core OK\n", BOMF_VERSION_STRING);
-  return 0;
+  Eigen::MatrixXd front(2, 2);
+  front << 1.0, 0.0, 0.0, 1.0;
+  const double hv = bomf::hypervolume(front, Eigen::Vector2d(-1.0, -1.0));
+  std::printf("bomf %s core OK (hypervolume %.1f, expected 3.0)\n", BOMF_VERSION_STRING, hv);
+  return hv == 3.0 ? 0 : 1;
 }
