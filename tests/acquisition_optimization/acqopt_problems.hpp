@@ -96,6 +96,17 @@ struct ExhaustiveResult {
 /// Exhaustive search on `simplex`: `num_points` scrambled-Sobol simplex points plus the vertices
 /// and the barycentre, evaluated in one batch; the `num_refined` best are refined by refine_spg
 /// with a generous budget (2000 iterations). Returns the best point seen.
+/// Indices of the min(count, n) largest entries of `values` (length n), largest first.
+inline std::vector<Eigen::Index> best_first(const Eigen::VectorXd& values, int count) {
+  std::vector<Eigen::Index> order(static_cast<std::size_t>(values.size()));
+  std::iota(order.begin(), order.end(), Eigen::Index{0});
+  const auto k = std::min<std::size_t>(static_cast<std::size_t>(count), order.size());
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
+                    [&](Eigen::Index a, Eigen::Index b) { return values(a) > values(b); });
+  order.resize(k);
+  return order;
+}
+
 template <class F>
 ExhaustiveResult exhaustive_on_simplex(F& f, const Simplex& simplex, Eigen::Index num_points,
                                        int num_refined, std::uint64_t seed) {
@@ -107,11 +118,8 @@ ExhaustiveResult exhaustive_on_simplex(F& f, const Simplex& simplex, Eigen::Inde
   }
   X.row(num_points + N) = simplex.barycentre().transpose();
   const Eigen::VectorXd values = f.batch_values(X);
-  std::vector<Eigen::Index> order(static_cast<std::size_t>(X.rows()));
-  std::iota(order.begin(), order.end(), Eigen::Index{0});
-  const auto k = std::min<std::size_t>(static_cast<std::size_t>(num_refined), order.size());
-  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
-                    [&](Eigen::Index a, Eigen::Index b) { return values(a) > values(b); });
+  const std::vector<Eigen::Index> order = best_first(values, num_refined);
+  const std::size_t k = order.size();
   ExhaustiveResult best;
   best.x = X.row(order.front()).transpose();
   best.value = values(order.front());
@@ -170,11 +178,8 @@ ExhaustiveResult exhaustive_in_unit_box(F& f, int d, Eigen::Index num_points, in
   SobolSequence sobol(d, seed);
   const Eigen::MatrixXd X = sobol.draw(num_points);
   const Eigen::VectorXd values = f.batch_values(X);
-  std::vector<Eigen::Index> order(static_cast<std::size_t>(X.rows()));
-  std::iota(order.begin(), order.end(), Eigen::Index{0});
-  const auto k = std::min<std::size_t>(static_cast<std::size_t>(num_refined), order.size());
-  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
-                    [&](Eigen::Index a, Eigen::Index b) { return values(a) > values(b); });
+  const std::vector<Eigen::Index> order = best_first(values, num_refined);
+  const std::size_t k = order.size();
   ExhaustiveResult best;
   best.x = X.row(order.front()).transpose();
   best.value = values(order.front());

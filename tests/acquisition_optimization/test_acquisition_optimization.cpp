@@ -103,6 +103,20 @@ void print_tally(const char* name, const WinTieLoss& t) {
       name, t.win, t.tie, t.loss, kTol, t.worst_gap);
 }
 
+// Calls run(N, m) for every problem setting: kPerN problems with m = 2 per N in kDims, then one
+// with m = 3 per N in kDimsM3.
+template <class Run>
+void for_each_setting(Run& run) {
+  for (const Eigen::Index N : kDims) {
+    for (int p = 0; p < kPerN; ++p) {
+      run(N, 2);
+    }
+  }
+  for (const Eigen::Index N : kDimsM3) {
+    run(N, 3);
+  }
+}
+
 TEST(AcquisitionOptimizationQuality, FixedHyperparameterGpsOnTheSimplex) {
   // Random data: Sobol design of 2N points, standard-normal targets, Matérn-5/2 with ℓ = 0.3.
   WinTieLoss tally;
@@ -119,14 +133,7 @@ TEST(AcquisitionOptimizationQuality, FixedHyperparameterGpsOnTheSimplex) {
     run_simplex_problem(models, X, bomf::test::reference_below(Y), seed, tally, "fixed");
     ++seed;
   };
-  for (const Eigen::Index N : kDims) {
-    for (int p = 0; p < kPerN; ++p) {
-      run(N, 2);
-    }
-  }
-  for (const Eigen::Index N : kDimsM3) {
-    run(N, 3);
-  }
+  for_each_setting(run);
   print_tally("fixed-hyperparameter GPs", tally);
   EXPECT_EQ(tally.loss, 0);
 }
@@ -145,14 +152,7 @@ TEST(AcquisitionOptimizationQuality, FittedGpsOnTheSimplex) {
     run_simplex_problem(models.models(), X, bomf::test::reference_below(Y), seed, tally, "fitted");
     ++seed;
   };
-  for (const Eigen::Index N : kDims) {
-    for (int p = 0; p < kPerN; ++p) {
-      run(N, 2);
-    }
-  }
-  for (const Eigen::Index N : kDimsM3) {
-    run(N, 3);
-  }
+  for_each_setting(run);
   print_tally("fitted GPs", tally);
   EXPECT_LE(tally.loss, 1);
 }
