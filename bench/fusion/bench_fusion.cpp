@@ -22,6 +22,7 @@
 #include <tuple>
 #include <vector>
 
+#include "bomf/fusion/fuse_kernel.hpp"
 #include "bomf/fusion/weight_fuser.hpp"
 
 namespace {
@@ -228,8 +229,9 @@ void print_summary() {
   const auto& r = results();
   std::printf(
       "\nSummary (GB/s = 1e9 bytes/s; N = %d members; wall-clock rates, and in brackets\n"
-      "rates by the main thread's CPU time, which discount time lost to other processes)\n",
-      kMembers);
+      "rates by the main thread's CPU time, which discount time lost to other processes;\n"
+      "fusion kernel build: %s)\n",
+      kMembers, bomf::fuse_kernel_uses_avx2() ? "AVX2" : "baseline x86-64");
   for (int threads : {1, 2}) {
     const auto triad = r.find({"triad", "f32", 0, threads});
     const auto copy = r.find({"copy", "f32", 0, threads});

@@ -30,6 +30,21 @@ class io_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Evaluations a driver needed have failed (e.g. the uniform average of SWA, or every member):
+/// the user's evaluation threw or returned non-finite values. The message gives the last error.
+class evaluation_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// More evaluations (fusion stage) or training runs (hyperparameter stage) failed than the
+/// driver's `max_failures` tolerates, or a search ended without any successful one. The
+/// message gives the count and the last error.
+class too_many_failures : public evaluation_error {
+ public:
+  using evaluation_error::evaluation_error;
+};
+
 namespace detail {
 
 /// Streams every argument into one string: `concat("n = ", 3)` is "n = 3".

@@ -43,4 +43,8 @@ enum class FusionDtype {
 void fuse_buffers(const void* const* members, std::size_t n_members, const double* coeffs,
                   FusionDtype in, void* out, FusionDtype out_dtype, std::size_t count);
 
+/// True when `fuse_buffers` runs its AVX2 build on this CPU (x86-64 with AVX2), false when it
+/// runs the baseline build. Both round identically: the results are bit-for-bit the same.
+[[nodiscard]] bool fuse_kernel_uses_avx2();
+
 }  // namespace bomf

@@ -1,0 +1,352 @@
+// bomf/drivers/fusion_search.hpp — BOMF's fusion stage: multi-objective Bayesian optimization of
+// the fusion coefficients δ over the simplex (Jang et al., "Model Fusion through Bayesian
+// Optimization in Language Model Fine-Tuning", NeurIPS 2024, Sec. 4 and Alg. 1).
+//
+// Given N member checkpoints and a `FusionProblem` that evaluates the fused model w(δ) = Σ δ_i w_i
+// (validation loss + K metrics), the search
+//   1. evaluates the N members (the simplex vertices) unless their values are supplied
+//      (`FusionSearchOptions::member_values`, e.g. from the training trajectory) — they fix the
+//      min-max normalization (normalization.hpp: anchor = best member, range 0.1 per metric and
+//      1.0 for the loss, reference point 0) and, when evaluated here, also enter the GP data;
+//   2. evaluates `num_initial` (default N) quasi-random δ on the simplex;
+//   3. runs `num_iterations` (default 5·N) iterations of log-qNEHVI with one GP per objective
+//      (Matérn-5/2, BoTorch 0.11's priors) refitted every iteration (MultiObjectiveSearch);
+//   4. returns the evaluated Pareto set and one chosen δ: by default the Pareto point with the
+//      largest sum of normalized metrics — the paper's objective Σ_k f̄_metric^(k) (Eq. 1);
+//      lowest loss, one metric, or user weights can be chosen instead.
+// The budget is N (members, when evaluated) + num_initial + num_iterations evaluations.
+//
+// Three ways to run it:
+//   * `solve(options, problem, &summary)` — sequential, Ceres-style;
+//   * `solve(options, evaluator, &summary)` — the same, sharing a FusionEvaluator (and so every
+//     evaluation and the journal) with the baselines of baselines.hpp;
+//   * the ask/tell class `FusionSearch`, which needs no problem object: `suggest(q)` hands out
+//     δs to evaluate anywhere (several workers, other machines), `observe(δ, evaluation)` takes
+//     results back in any order.
+//
+// Journal: with `options.journal` set, every completed evaluation (ok or failed) is appended to
+// a JSON-lines file and fsync'ed before anything else happens (fusion_evaluator.hpp documents the
+// records). Restarting with the same journal replays it and continues: no completed evaluation
+// is repeated, a process killed at any moment loses at most the evaluations in flight, and — as
+// every random step is seeded from (seed, number of points so far) — a sequential run makes
+// exactly the proposals of an uninterrupted run. A journal from another problem (N, objective
+// names or directions, fingerprint) or from a search with other settings (seed, num_initial,
+// bounds, member values, normalization, surrogate/acquisition/optimizer settings) is refused;
+// `num_iterations` and `max_failures` may change between runs (to extend a finished search).
+//
+// Failures: an evaluation that throws or returns NaN/∞ is recorded as failed (status, reason),
+// kept out of the GPs, and the search goes on; once more than `max_failures` evaluations have
+// failed, bomf::too_many_failures is thrown (after journaling). An evaluation returning the wrong
+// NUMBER of metrics is a programming error: bomf::invalid_argument at once.
+#pragma once
+
+#include <Eigen/Core>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bomf/acquisition/q_log_nehvi.hpp"
+#include "bomf/drivers/fusion_evaluator.hpp"
+#include "bomf/drivers/fusion_problem.hpp"
+#include "bomf/drivers/multi_objective_search.hpp"
+#include "bomf/drivers/normalization.hpp"
+#include "bomf/gp/fit_gp.hpp"
+#include "bomf/optim/maximize_on_simplex.hpp"
+#include "bomf/optim/simplex.hpp"
+
+namespace bomf {
+
+/// How the returned δ is chosen from the evaluated Pareto set.
+enum class FusionSelectionRule {
+  best_metric_sum,  ///< largest Σ_k normalized metric k (the paper's objective; default).
+  lowest_loss,      ///< lowest validation loss.
+  best_metric,      ///< best value of one metric (`FusionSelection::metric`).
+  weighted_sum,     ///< largest Σ_j w_j y_j over the normalized objectives (loss first).
+};
+
+/// The selection rule and its parameters. Ties go to the lower loss, then to the earlier point.
+struct FusionSelection {
+  FusionSelectionRule rule = FusionSelectionRule::best_metric_sum;
+  int metric = 0;           ///< best_metric: the metric index k (0 ≤ k < K).
+  Eigen::VectorXd weights;  ///< weighted_sum: 1 + K finite weights ≥ 0, not all 0 (loss first).
+};
+
+/// Where an evaluation of the search came from.
+enum class FusionPhase {
+  member,    ///< a member (simplex vertex), evaluated for the normalization.
+  initial,   ///< a point of the quasi-random initial design.
+  bayesian,  ///< a maximizer of log-qNEHVI (or a quasi-random fallback).
+};
+
+/// Name of a phase ("member", "initial", "bayesian").
+inline const char* to_string(FusionPhase p) {
+  switch (p) {
+    case FusionPhase::member:
+      return "member";
+    case FusionPhase::initial:
+      return "initial";
+    case FusionPhase::bayesian:
+      return "bayesian";
+  }
+  return "unknown";
+}
+
+/// One evaluation of the search: a row of the trace, handed to the callback.
+struct FusionIteration {
+  int index = 0;  ///< position in the trace (0-based; the members come first).
+  FusionPhase phase = FusionPhase::initial;
+  Eigen::VectorXd delta;        ///< the coefficients evaluated.
+  bool ok = false;              ///< false: failed (kept out of the GPs).
+  std::string error;            ///< the failure's reason.
+  bool reused = false;          ///< value taken from the ledger (evaluated earlier).
+  bool replayed = false;        ///< read back from the journal when the search was resumed.
+  FusionEvaluation evaluation;  ///< natural values.
+  /// Hypervolume of the normalized objectives w.r.t. 0 after this evaluation (NaN while the
+  /// normalization is not known, i.e. before every member has been evaluated).
+  double hypervolume = 0.0;
+  double best_loss = 0.0;            ///< lowest loss so far (NaN before a successful evaluation).
+  Eigen::VectorXd best_metrics;      ///< best value of each metric so far (its own direction).
+  double fit_seconds = 0.0;          ///< GP fitting spent proposing this δ.
+  double acquisition_seconds = 0.0;  ///< acquisition optimization spent proposing this δ.
+  double evaluation_seconds = 0.0;   ///< problem.evaluate (0 when reused).
+};
+
+/// The evaluated Pareto set: successful evaluations whose normalized objective vectors are
+/// non-dominated (first of equal vectors only), in evaluation order.
+struct FusionParetoSet {
+  Eigen::MatrixXd deltas;          ///< P × N coefficients.
+  Eigen::MatrixXd natural;         ///< P × (1 + K): loss, metrics in natural units.
+  Eigen::MatrixXd normalized;      ///< P × (1 + K): maximized normalized objectives.
+  std::vector<int> trace_indices;  ///< rows of the trace they come from.
+};
+
+/// Why `solve` stopped.
+enum class FusionTermination {
+  budget_exhausted,     ///< every planned evaluation was made.
+  stopped_by_callback,  ///< the callback returned false.
+  too_many_failures,    ///< more than max_failures evaluations failed (solve threw).
+  in_progress,          ///< (ask/tell) evaluations remain.
+};
+
+/// Name of a termination reason.
+inline const char* to_string(FusionTermination t) {
+  switch (t) {
+    case FusionTermination::budget_exhausted:
+      return "budget exhausted";
+    case FusionTermination::stopped_by_callback:
+      return "stopped by the callback";
+    case FusionTermination::too_many_failures:
+      return "too many failed evaluations";
+    case FusionTermination::in_progress:
+      return "in progress";
+  }
+  return "unknown";
+}
+
+/// Settings of the fusion search. Defaults are the paper's; see the file comment.
+struct FusionSearchOptions {
+  /// Quasi-random δ evaluated before the Bayesian iterations; −1 = N (the paper).
+  int num_initial = -1;
+  /// Bayesian iterations (one evaluation each); −1 = 5·N (the paper).
+  int num_iterations = -1;
+  /// Seed of every random step (design, GP restarts, QMC samples, optimizer).
+  std::uint64_t seed = 0;
+  /// Failed evaluations tolerated; one more throws bomf::too_many_failures. ≥ 0.
+  int max_failures = 10;
+  /// Journal file ("" = none, records kept in memory).
+  std::string journal;
+  /// Optional per-coefficient bounds inside the simplex (length N each, or empty for 0 / 1):
+  /// every δ proposed or evaluated then satisfies lower ≤ δ ≤ upper exactly. The "members" are
+  /// then the feasible points closest to each vertex (Simplex::vertex).
+  Eigen::VectorXd lower_bounds;
+  Eigen::VectorXd upper_bounds;
+  /// Member values, N × (1 + K) natural units (loss, metrics), e.g. from the training trajectory;
+  /// a row with a non-finite entry counts as a failed member. Empty: the search evaluates the
+  /// members first (journaled, shared with the baselines) and they also enter the GP data.
+  /// Supplied values only fix the normalization (they may come from another evaluation pass, so
+  /// they are not GP data). Members are not evaluated either when every anchor is overridden.
+  Eigen::MatrixXd member_values;
+  /// Min-max normalization (anchor rule, ranges, per-objective overrides).
+  NormalizationOptions normalization;
+  /// Which Pareto point `solve` returns.
+  FusionSelection selection;
+  /// Called by `solve` after every evaluation (not for journal replays); return false to stop.
+  std::function<bool(const FusionIteration&)> callback;
+  /// GP fitting; empty priors = GpPriors::botorch_legacy(); the seed is derived (ignored here).
+  GpFitOptions fit;
+  /// qLogNEHVI (128 QMC samples, prune_baseline = true); the seed is derived.
+  QLogNehviOptions acquisition = MultiObjectiveSearchOptions::default_acquisition();
+  /// Acquisition maximization on the simplex (512 raw samples, 10 restarts, SPG); seed derived.
+  SimplexOptimizerOptions optimizer;
+
+  /// Empty when valid for a problem with N members and these objectives, else the first problem
+  /// found (naming the option, its value and what is expected).
+  [[nodiscard]] std::string validate(int num_members, const FusionObjectives& objectives) const;
+};
+
+/// Everything `solve` (or a FusionSearch) did.
+struct FusionSummary {
+  int num_members = 0;
+  FusionObjectives objectives;
+  /// One row per evaluation consumed by the search (members, initial design, Bayesian), in order.
+  std::vector<FusionIteration> trace;
+  int num_evaluations = 0;  ///< rows of the trace.
+  int num_failures = 0;     ///< failed ones.
+  int num_reused = 0;       ///< taken from the ledger instead of evaluated.
+  int num_replayed = 0;     ///< read back from the journal on resume.
+  FusionTermination termination = FusionTermination::in_progress;
+  /// Wall time of this solve() call (replayed work not included).
+  double total_seconds = 0.0;
+  /// Sums over the trace (replayed rows included).
+  double fit_seconds = 0.0;
+  double acquisition_seconds = 0.0;
+  double evaluation_seconds = 0.0;
+  /// The normalization (empty vectors while not known).
+  Eigen::VectorXd anchor;
+  Eigen::VectorXd range;
+  /// The evaluated Pareto set and the selected result.
+  FusionParetoSet pareto_set;
+  std::optional<FusionResult> result;
+
+  /// A few lines: counts, termination, hypervolume, best values, selection, timings.
+  [[nodiscard]] std::string brief_report() const;
+};
+
+/// The ask/tell fusion search (see the file comment). Constructible without a problem object:
+/// from N and the objectives (with its own ledger at options.journal), or on a shared ledger.
+/// Not thread-safe: one thread calls suggest/observe; workers only evaluate.
+///
+/// Ask/tell users evaluate suggestions themselves; `ledger().find(δ)` tells whether a δ has a
+/// record already (solve() does this through its FusionEvaluator).
+class FusionSearch {
+ public:
+  /// A search for N members and `objectives`, journaled at options.journal ("" = in memory),
+  /// `fingerprint` identifying the problem (FusionProblem::fingerprint). Replays the journal when
+  /// it exists. Throws bomf::invalid_argument for invalid arguments/options or a journal from
+  /// another problem or other settings; bomf::io_error for an unusable journal.
+  FusionSearch(int num_members, FusionObjectives objectives, FusionSearchOptions options,
+               std::string fingerprint = {});
+
+  /// A search recording into `ledger` (which must outlive it; options.journal must be "" or the
+  /// ledger's path). Replays the ledger's member and search records.
+  FusionSearch(FusionLedger& ledger, FusionSearchOptions options);
+
+  FusionSearch(const FusionSearch&) = delete;
+  FusionSearch& operator=(const FusionSearch&) = delete;
+
+  /// Up to q ≥ 1 coefficient vectors to evaluate: missing members first, then the initial
+  /// design, then Bayesian candidates (sequential greedy, pending points in the baseline). Fewer
+  /// than q (possibly none) when the budget is spent or when the search must wait for member
+  /// results (Bayesian candidates need the normalization). Every δ is exactly on the simplex and
+  /// within the bounds. Throws bomf::too_many_failures if more than max_failures failed.
+  std::vector<Eigen::VectorXd> suggest(int q = 1);
+
+  /// Records a successful evaluation at δ (a pending suggestion, or external data on the
+  /// simplex). Non-finite values turn it into a failure. Journals it first. Throws
+  /// bomf::invalid_argument for a δ off the simplex/bounds or a wrong number of metric values,
+  /// bomf::too_many_failures past max_failures.
+  void observe(const Eigen::Ref<const Eigen::VectorXd>& delta, const FusionEvaluation& evaluation,
+               double evaluation_seconds = 0.0);
+
+  /// Records a failed evaluation at δ with its reason.
+  void observe_failure(const Eigen::Ref<const Eigen::VectorXd>& delta, std::string reason,
+                       double evaluation_seconds = 0.0);
+
+  /// Records a FusionRecord (e.g. from FusionEvaluator::compute; reused records are journaled
+  /// as such). Same checks as observe.
+  void observe(FusionRecord record);
+
+  /// True when every planned evaluation has been observed.
+  [[nodiscard]] bool finished() const { return remaining() == 0 && num_pending() == 0; }
+  /// Evaluations still to be suggested.
+  [[nodiscard]] int remaining() const;
+  /// Evaluations suggested and not yet observed.
+  [[nodiscard]] int num_pending() const { return static_cast<int>(pending_.size()); }
+  /// The pending δs.
+  [[nodiscard]] std::vector<Eigen::VectorXd> pending() const;
+
+  /// The trace so far (replayed rows included).
+  [[nodiscard]] const std::vector<FusionIteration>& trace() const { return trace_; }
+  /// The evaluated Pareto set (empty while the normalization is unknown).
+  [[nodiscard]] FusionParetoSet pareto_set() const;
+  /// The result chosen by options.selection. Throws bomf::evaluation_error when no evaluation
+  /// succeeded (or the normalization is still unknown).
+  [[nodiscard]] FusionResult result() const { return select(options_.selection); }
+  /// The result chosen by `selection` (validated as in the options).
+  [[nodiscard]] FusionResult select(const FusionSelection& selection) const;
+  /// A summary of the state (termination in_progress or budget_exhausted).
+  [[nodiscard]] FusionSummary summary() const;
+
+  /// The normalization, or nullptr until the members are known.
+  [[nodiscard]] const Normalization* normalization() const {
+    return normalization_ ? &*normalization_ : nullptr;
+  }
+  /// The feasible set of δ.
+  [[nodiscard]] const Simplex& simplex() const { return simplex_; }
+  /// The options with −1 defaults resolved.
+  [[nodiscard]] const FusionSearchOptions& options() const { return options_; }
+  /// The underlying engine (normalized objectives; members and search points).
+  [[nodiscard]] const MultiObjectiveSearch<Matern52Kernel>& engine() const { return *engine_; }
+  /// The ledger.
+  [[nodiscard]] FusionLedger& ledger() { return *ledger_; }
+  /// Failed evaluations so far.
+  [[nodiscard]] int num_failures() const { return num_failures_; }
+
+ private:
+  struct Pending {
+    Eigen::VectorXd delta;
+    FusionPhase phase = FusionPhase::initial;
+    double fit_seconds = 0.0;
+    double acquisition_seconds = 0.0;
+  };
+
+  void initialize(FusionSearchOptions options);
+  void check_settings_record();
+  [[nodiscard]] nlohmann::json settings_json() const;
+  [[nodiscard]] int member_index(const Eigen::Ref<const Eigen::VectorXd>& delta) const;
+  void apply(const FusionRecord& record, bool replayed);
+  void set_normalization();
+  void feed_engine(const FusionRecord& record);
+  void check_failures(const char* where) const;
+  [[nodiscard]] FusionResult make_result(int trace_index, const char* method) const;
+
+  std::unique_ptr<FusionLedger> owned_ledger_;
+  FusionLedger* ledger_ = nullptr;
+  int num_members_ = 0;
+  FusionObjectives objectives_;
+  FusionSearchOptions options_;
+  Simplex simplex_{2};
+  std::vector<Eigen::VectorXd> vertices_;  // simplex_.vertex(i), the members' δ
+  std::unique_ptr<MultiObjectiveSearch<Matern52Kernel>> engine_;
+  std::optional<Normalization> normalization_;
+  bool members_needed_ = false;
+  std::vector<int> member_state_;  // 0 = to do, 1 = pending, 2 = done
+  Eigen::MatrixXd member_values_;  // N × (1 + K)
+  std::vector<int> member_order_;  // trace rows of member records, in order
+  std::vector<int> buffered_;      // trace rows of search records awaiting the normalization
+  std::vector<Pending> pending_;
+  std::vector<FusionRecord> records_;  // one per trace row
+  std::vector<FusionIteration> trace_;
+  int search_consumed_ = 0;
+  int num_failures_ = 0;
+};
+
+/// Runs the fusion search sequentially on `evaluator` (its ledger holds the journal; options.
+/// journal must be "" or the ledger's path) until the budget is spent or the callback stops it,
+/// and returns the selected result ("BOMF"). `summary` (optional) receives the trace, timings,
+/// Pareto set and termination — also when bomf::too_many_failures is thrown.
+/// Throws bomf::invalid_argument for invalid options, bomf::too_many_failures,
+/// bomf::evaluation_error when nothing succeeded, bomf::io_error for journal trouble.
+inline FusionResult solve(const FusionSearchOptions& options, FusionEvaluator& evaluator,
+                          FusionSummary* summary = nullptr);
+
+/// As above with an evaluator of its own on `problem`, journaled at options.journal.
+inline FusionResult solve(const FusionSearchOptions& options, FusionProblem& problem,
+                          FusionSummary* summary = nullptr);
+
+}  // namespace bomf
+
+#include "bomf/drivers/detail/fusion_search_impl.hpp"

@@ -1,0 +1,14 @@
+// The fusion block loop (fuse_blocks.hpp) compiled with -mavx2 -ffp-contract=off (see
+// src/CMakeLists.txt); fuse_kernel.cpp calls it only on CPUs that report all three extensions.
+// GCC vectorizes the same loops 8 floats wide, and the 16-bit conversions with AVX2 integer ops.
+// No ATen or other inline-heavy header is included here, so no function compiled for AVX2 can be
+// shared with (and picked by the linker for) baseline code.
+#include "fusion/fuse_blocks.hpp"
+
+namespace bomf::detail {
+
+void fuse_blocks_avx2(const FuseTask& task, std::size_t first_block, std::size_t last_block) {
+  fuse_range_any(task, first_block, last_block);
+}
+
+}  // namespace bomf::detail

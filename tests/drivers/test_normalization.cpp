@@ -1,0 +1,112 @@
+// Normalization: the paper's min-max normalization, both anchor readings, overrides, directions.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "bomf/drivers/normalization.hpp"
+#include "drivers_test_problems.hpp"
+
+namespace {
+
+using bomf::Direction;
+using bomf::Normalization;
+using bomf::NormalizationAnchor;
+using bomf::NormalizationOptions;
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+bomf::FusionObjectives objectives() {
+  bomf::FusionObjectives o;
+  o.metrics.push_back({"accuracy", Direction::maximize});
+  o.metrics.push_back({"error_rate", Direction::minimize});
+  return o;
+}
+
+// Three members: (loss, accuracy, error rate).
+MatrixXd members() {
+  return MatrixXd{{0.50, 0.80, 0.30}, {0.40, 0.85, 0.20}, {0.70, 0.75, 0.25}};
+}
+
+TEST(Normalization, BestMemberAnchorsGiveReferencePointZeroAtTheBestMember) {
+  const Normalization n = Normalization::from_members(objectives(), members());
+  EXPECT_DOUBLE_EQ(n.anchor()(0), 0.40);  // lowest loss
+  EXPECT_DOUBLE_EQ(n.anchor()(1), 0.85);  // highest accuracy
+  EXPECT_DOUBLE_EQ(n.anchor()(2), 0.20);  // lowest error rate
+  EXPECT_DOUBLE_EQ(n.range()(0), 1.0);
+  EXPECT_DOUBLE_EQ(n.range()(1), 0.1);
+  EXPECT_EQ(n.reference_point(), VectorXd::Zero(3));
+  // One range better than the anchor is 1 in every objective; worse is negative.
+  const VectorXd better{{0.40 - 1.0, 0.85 + 0.1, 0.20 - 0.1}};
+  const VectorXd y = n.normalize(better);
+  for (int j = 0; j < 3; ++j) {
+    EXPECT_NEAR(y(j), 1.0, 1e-12) << j;
+  }
+  EXPECT_LT(n.normalize(VectorXd{{0.5, 0.80, 0.30}})(0), 0.0);
+  EXPECT_NEAR(n.normalize(VectorXd{{0.5, 0.80, 0.30}})(1), -0.5, 1e-12);
+  EXPECT_NEAR(n.normalize(VectorXd{{0.5, 0.80, 0.30}})(2), -1.0, 1e-12);
+  // The inverse map.
+  const VectorXd v{{0.33, 0.9, 0.12}};
+  EXPECT_LT((n.to_natural(n.normalize(v)) - v).cwiseAbs().maxCoeff(), 1e-14);
+}
+
+TEST(Normalization, WorstMemberReadingAnchorsAtTheMembersNadir) {
+  NormalizationOptions o;
+  o.anchor = NormalizationAnchor::worst_member;
+  const Normalization n = Normalization::from_members(objectives(), members(), o);
+  EXPECT_DOUBLE_EQ(n.anchor()(0), 0.70);  // highest loss
+  EXPECT_DOUBLE_EQ(n.anchor()(1), 0.75);  // lowest accuracy: the paper's "lowest value"
+  EXPECT_DOUBLE_EQ(n.anchor()(2), 0.30);  // highest error rate
+  // Every member is at least 0 in every normalized objective.
+  const MatrixXd y = n.normalize_rows(members());
+  EXPECT_GE(y.minCoeff(), 0.0);
+}
+
+TEST(Normalization, OverridesAndFailedMembers) {
+  NormalizationOptions o;
+  o.anchor_overrides = {std::nullopt, 0.9, std::nullopt};
+  o.range_overrides = {2.0, std::nullopt, 0.05};
+  MatrixXd m = members();
+  m(1, 2) = std::numeric_limits<double>::quiet_NaN();  // member 1 failed: ignored everywhere
+  const Normalization n = Normalization::from_members(objectives(), m, o);
+  EXPECT_DOUBLE_EQ(n.anchor()(0), 0.50);
+  EXPECT_DOUBLE_EQ(n.anchor()(1), 0.9);
+  EXPECT_DOUBLE_EQ(n.anchor()(2), 0.25);
+  EXPECT_DOUBLE_EQ(n.range()(0), 2.0);
+  EXPECT_DOUBLE_EQ(n.range()(1), 0.1);
+  EXPECT_DOUBLE_EQ(n.range()(2), 0.05);
+
+  o.anchor_overrides = {1.0, 0.9, 0.1};
+  EXPECT_TRUE(o.all_anchors_overridden(3));
+  const Normalization only = Normalization::from_overrides(objectives(), o);
+  EXPECT_DOUBLE_EQ(only.anchor()(0), 1.0);
+}
+
+using bomf::test::message_of;
+
+TEST(Normalization, BadInput) {
+  NormalizationOptions o;
+  o.metric_range = 0.0;
+  EXPECT_NE(message_of([&] {
+              Normalization::from_members(objectives(), members(), o);
+            }).find("metric_range is 0, expected a finite value > 0"),
+            std::string::npos);
+  o = NormalizationOptions();
+  o.anchor_overrides = {0.1};
+  EXPECT_NE(message_of([&] {
+              Normalization::from_members(objectives(), members(), o);
+            }).find("anchor_overrides has 1 entries, expected 0 or 3"),
+            std::string::npos);
+  EXPECT_NE(message_of([&] {
+              Normalization::from_members(objectives(), MatrixXd(3, 2));
+            }).find("'member_values' has 2 columns, expected 3"),
+            std::string::npos);
+  const MatrixXd failed = MatrixXd::Constant(2, 3, std::nan(""));
+  EXPECT_NE(message_of([&] {
+              Normalization::from_members(objectives(), failed);
+            }).find("no member has finite values"),
+            std::string::npos);
+}
+
+}  // namespace
