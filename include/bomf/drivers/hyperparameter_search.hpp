@@ -80,6 +80,7 @@
 
 #include "bomf/acquisition/log_ei.hpp"
 #include "bomf/core/error.hpp"
+#include "bomf/drivers/detail/search_support.hpp"
 #include "bomf/drivers/fusion_problem.hpp"
 #include "bomf/drivers/journal.hpp"
 #include "bomf/drivers/member_selection.hpp"
@@ -366,12 +367,7 @@ struct HyperparameterSearchResult {
 
 namespace detail {
 
-inline std::uint64_t splitmix64(std::uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+// splitmix64: bomf/drivers/detail/search_support.hpp (shared with the fusion stage).
 
 /// The seed of random stream `stream` at proposal k.
 inline std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t stream, std::uint64_t k) {
