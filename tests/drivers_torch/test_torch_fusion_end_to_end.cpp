@@ -14,6 +14,7 @@
 #include "bomf/drivers/baselines.hpp"
 #include "bomf/drivers/fusion_search.hpp"
 #include "bomf/drivers/torch_fusion_problem.hpp"
+#include "drivers/drivers_test_problems.hpp"
 #include "mlp_fixture.hpp"
 
 namespace bomf {
@@ -22,19 +23,10 @@ namespace {
 namespace fs = std::filesystem;
 using namespace torch_test;  // NOLINT(google-build-using-namespace)
 
-/// The paper's budget shape (N members, N initial points) with fewer Bayesian iterations and a
-/// lighter acquisition optimization, to keep the test at a few seconds.
+/// The paper's budget shape (N members, N initial points) with fewer Bayesian iterations and the
+/// drivers tests' lighter acquisition optimization, to keep the test at a few seconds.
 FusionSearchOptions quick_options() {
-  FusionSearchOptions o;
-  o.num_iterations = 8;
-  o.seed = 5;
-  o.acquisition.num_samples = 32;
-  o.acquisition.prune_num_samples = 256;
-  o.optimizer.raw_samples = 128;
-  o.optimizer.num_restarts = 3;
-  o.optimizer.num_near_best = 16;
-  o.fit.num_starts = 2;
-  return o;
+  return bomf::test::fast_fusion_options(/*num_initial=*/-1, /*num_iterations=*/8, /*seed=*/5);
 }
 
 bool on_simplex(const Eigen::VectorXd& delta) {
