@@ -76,6 +76,7 @@ struct SuiteSettings {
     s.search.simplex_optimizer.raw_samples = 32;
     s.search.simplex_optimizer.num_restarts = 2;
     s.search.simplex_optimizer.num_near_best = 8;
+    s.search.simplex_optimizer.num_face_points = 8;
     s.search.simplex_optimizer.refine.max_iterations = 25;
     s.search.simplex_optimizer.refine.max_evaluations = 100;
     return s;
@@ -114,9 +115,10 @@ struct SuiteSettings {
         {"num_restarts", search.simplex_optimizer.num_restarts},
         {"eta", search.simplex_optimizer.eta},
         {"num_near_best", search.simplex_optimizer.num_near_best},
+        {"num_face_points", search.simplex_optimizer.num_face_points},
         {"refine_max_iterations", search.simplex_optimizer.refine.max_iterations},
         {"method",
-         "maximize_on_simplex (raw samples + vertices + barycentre + near-best, "
+         "maximize_on_simplex (raw samples + vertices + barycentre + near-best + face points, "
          "projected-gradient refinement)"}};
     j["model"] = {{"kernel", "Matern52 ARD with output scale"},
                   {"priors", search.fit.priors ? "user" : "GpPriors::botorch_legacy()"},

@@ -80,6 +80,23 @@ TEST(Softplus, FollowsPyTorchThresholdSemantics) {
                     1e-7));
 }
 
+TEST(Softplus, ShortcutBelowTheUnderflowIsBitIdenticalToTheFormula) {
+  // Below β·x = −746 softplus returns 0 without calling exp; around and past that point (where
+  // exp turns subnormal, then 0) it must agree bit for bit with log1p(exp(β·x))/β, σ(β·x).
+  for (double beta : {1.0, 1e6, 0.5}) {
+    for (double bx = -800.0; bx <= -700.0; bx += 0.25) {
+      const double x = bx / beta;
+      const double e = std::exp(x * beta);
+      const bomf::ValueAndDerivative s = bomf::softplus_with_derivative(x, beta);
+      EXPECT_EQ(s.value, std::log1p(e) / beta) << bx;
+      EXPECT_EQ(s.derivative, e / (e + 1.0)) << bx;
+      EXPECT_FALSE(std::signbit(s.value)) << bx;
+    }
+  }
+  EXPECT_EQ(bomf::softplus(-1e300), 0.0);
+  EXPECT_EQ(bomf::softplus_with_derivative(-kInf).derivative, 0.0);
+}
+
 TEST(Logplusexp, StableAndWithPartials) {
   EXPECT_TRUE(close(bomf::logplusexp(1000.0, 1000.0), 1000.0 + std::log(2.0), 1e-16));
   EXPECT_TRUE(

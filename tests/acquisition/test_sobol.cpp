@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <thread>
 #include <vector>
 
 #include "bomf/sampling/normal_base_samples.hpp"
@@ -204,6 +205,59 @@ TEST(SobolNormalSamples, AreTheQuantilesOfTheScrambledSobolPoints) {
   EXPECT_NE(bomf::sobol_normal_samples(32, 4, 12), z);
   EXPECT_EQ(bomf::sobol_normal_samples(0, 4, 11).rows(), 0);
   EXPECT_THROW(bomf::sobol_normal_samples(-1, 4, 11), bomf::invalid_argument);
+}
+
+// Φ⁻¹ of a fresh scrambled Sobol draw, computed here without sobol_normal_samples' memo.
+Eigen::MatrixXd fresh_normal_samples(Eigen::Index num_samples, int dim, std::uint64_t seed) {
+  Eigen::MatrixXd z = bomf::SobolSequence(dim, seed).draw(num_samples);
+  for (Eigen::Index i = 0; i < z.size(); ++i) {
+    z.data()[i] = bomf::normal_quantile(z.data()[i]);
+  }
+  return z;
+}
+
+TEST(SobolNormalSamples, MemoizedDrawsEqualFreshOnesWhateverTheOrderOfRequests) {
+  // Narrower after wider (a copy), wider after narrower (only the new columns transformed),
+  // and enough other (num_samples, seed) keys in between to evict entries (4 at most are kept).
+  const std::uint64_t seed = 9001;
+  EXPECT_EQ(bomf::sobol_normal_samples(64, 10, seed), fresh_normal_samples(64, 10, seed));
+  EXPECT_EQ(bomf::sobol_normal_samples(64, 25, seed), fresh_normal_samples(64, 25, seed));
+  EXPECT_EQ(bomf::sobol_normal_samples(64, 7, seed), fresh_normal_samples(64, 7, seed));
+  for (std::uint64_t other = 1; other <= 6; ++other) {
+    EXPECT_EQ(bomf::sobol_normal_samples(16, 3, seed + other),
+              fresh_normal_samples(16, 3, seed + other));
+  }
+  EXPECT_EQ(bomf::sobol_normal_samples(32, 25, seed), fresh_normal_samples(32, 25, seed));
+  EXPECT_EQ(bomf::sobol_normal_samples(64, 40, seed), fresh_normal_samples(64, 40, seed));
+  // A draw too large to be kept (2²² doubles) is still right, and so is the next one.
+  EXPECT_EQ(bomf::sobol_normal_samples(4096, 1100, seed).rightCols(2),
+            fresh_normal_samples(4096, 1100, seed).rightCols(2));
+  EXPECT_EQ(bomf::sobol_normal_samples(64, 41, seed), fresh_normal_samples(64, 41, seed));
+}
+
+TEST(SobolNormalSamples, RejectsADimensionOutsideTheSobolTable) {
+  EXPECT_THROW(bomf::sobol_normal_samples(8, 0, 1), bomf::invalid_argument);
+  EXPECT_THROW(bomf::sobol_normal_samples(8, bomf::SobolSequence::max_dimension + 1, 1),
+               bomf::invalid_argument);
+  EXPECT_EQ(bomf::sobol_normal_samples(2, bomf::SobolSequence::max_dimension, 1).cols(),
+            bomf::SobolSequence::max_dimension);
+}
+
+TEST(SobolNormalSamples, ConcurrentDrawsOfOneSequenceAreAllRight) {
+  const std::uint64_t seed = 4242;
+  std::vector<Eigen::MatrixXd> got(8);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&got, t, seed] {
+      got[static_cast<std::size_t>(t)] = bomf::sobol_normal_samples(128, 5 + 7 * t, seed);
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  for (int t = 0; t < 8; ++t) {
+    EXPECT_EQ(got[static_cast<std::size_t>(t)], fresh_normal_samples(128, 5 + 7 * t, seed));
+  }
 }
 
 }  // namespace

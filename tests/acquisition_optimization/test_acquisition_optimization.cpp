@@ -198,3 +198,47 @@ TEST(AcquisitionOptimizationQuality, BoTorchReferenceModelsInTheUnitBox) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(AcquisitionOptimizationThreads, FitAndQLogNehviMaximizationAreBitIdenticalWithTwoThreads) {
+  // One BOMF fusion iteration (fit of m = 3 GPs, qLogNEHVI, maximize_on_simplex) on one and on
+  // two threads: the fitted hyperparameters, the raw values and the returned δ agree bit for bit.
+  const Eigen::Index N = 8;
+  const Eigen::MatrixXd X = bomf::test::simplex_design(N, 24, 31);
+  const Eigen::MatrixXd Y = bomf::test::bump_objectives(X, 3, 38, 42);
+  bomf::GpFitOptions fit;
+  fit.num_starts = 2;
+  const auto serial_models = bomf::fit_model_list_gp<bomf::Matern52Kernel>(X, Y, fit);
+  fit.num_threads = 2;
+  std::vector<bomf::GpFitSummary> summaries;
+  const auto models = bomf::fit_model_list_gp<bomf::Matern52Kernel>(X, Y, fit, &summaries);
+  ASSERT_EQ(summaries.size(), 3U);
+  for (std::size_t k = 0; k < 3; ++k) {
+    const auto& a = serial_models.models()[k].hyperparameters();
+    const auto& b = models.models()[k].hyperparameters();
+    EXPECT_EQ(a.lengthscales, b.lengthscales) << k;
+    EXPECT_EQ(a.outputscale, b.outputscale) << k;
+    EXPECT_EQ(a.noise, b.noise) << k;
+    EXPECT_EQ(a.mean_constant, b.mean_constant) << k;
+  }
+  bomf::QLogNehviOptions acq;
+  acq.seed = 9;
+  bomf::QLogNoisyExpectedHypervolumeImprovement<bomf::Matern52Kernel> acqf(
+      models.models(), X, bomf::test::reference_below(Y), acq);
+  const bomf::Simplex simplex(N);
+  bomf::SimplexOptimizerOptions options;
+  options.raw_samples = 128;
+  options.num_restarts = 4;
+  const auto serial = bomf::maximize_on_simplex(acqf, simplex, options);
+  options.num_threads = 2;
+  const auto parallel = bomf::maximize_on_simplex(acqf, simplex, options);
+  EXPECT_EQ(parallel.raw_values, serial.raw_values);
+  EXPECT_EQ(parallel.x, serial.x);
+  EXPECT_EQ(parallel.value, serial.value);
+  EXPECT_EQ(parallel.evaluations, serial.evaluations);
+  fit.num_threads = 0;
+  EXPECT_THROW(bomf::fit_model_list_gp<bomf::Matern52Kernel>(X, Y, fit), bomf::invalid_argument);
+}
+
+}  // namespace

@@ -101,6 +101,7 @@ inline FusionSearchOptions fast_fusion_options(int num_initial, int num_iteratio
   o.optimizer.raw_samples = 128;
   o.optimizer.num_restarts = 3;
   o.optimizer.num_near_best = 16;
+  o.optimizer.num_face_points = 16;
   o.fit.num_starts = 2;
   return o;
 }

@@ -125,6 +125,28 @@ TEST(FusionSearch, EveryDeltaIsExactlyOnTheSimplexAndWithinBounds) {
   }
 }
 
+TEST(FusionSearch, TwoThreadsProposeBitIdenticalDeltas) {
+  // fit.num_threads and optimizer.num_threads change where the work runs, never the proposals:
+  // a journal written with one thread resumes unchanged with two.
+  std::vector<std::vector<VectorXd>> runs;
+  for (const int threads : {1, 2}) {
+    DisagreeingProblem problem(5);
+    FusionSearchOptions options = fast_fusion_options(3, 5, 8);
+    options.fit.num_threads = threads;
+    options.optimizer.num_threads = threads;
+    bomf::FusionSummary summary;
+    bomf::solve(options, problem, &summary);
+    std::vector<VectorXd> deltas;
+    for (const auto& it : summary.trace)
+      deltas.push_back(it.delta);
+    runs.push_back(deltas);
+  }
+  ASSERT_EQ(runs[0].size(), 5U + 3U + 5U);
+  ASSERT_EQ(runs[1].size(), runs[0].size());
+  for (std::size_t i = 0; i < runs[0].size(); ++i)
+    EXPECT_EQ(runs[1][i], runs[0][i]) << "evaluation " << i;
+}
+
 TEST(FusionSearch, SuppliedMemberValuesSkipTheMemberEvaluations) {
   DisagreeingProblem problem(4);
   FusionSearchOptions options = fast_fusion_options(4, 3, 2);
@@ -341,6 +363,14 @@ TEST(FusionSearch, BadInputIsRefusedWithClearMessages) {
   o = FusionSearchOptions();
   o.optimizer.raw_samples = 0;
   EXPECT_MESSAGE(message_of([&] { bomf::solve(o, problem); }), "optimizer.raw_samples");
+  o = FusionSearchOptions();
+  o.optimizer.num_threads = 0;
+  EXPECT_MESSAGE(message_of([&] { bomf::solve(o, problem); }),
+                 "optimizer.num_threads is 0, expected >= 1");
+  o = FusionSearchOptions();
+  o.fit.num_threads = 0;
+  EXPECT_MESSAGE(message_of([&] { bomf::solve(o, problem); }),
+                 "fit.num_threads is 0, expected >= 1");
   o = FusionSearchOptions();
   o.normalization.loss_range = -1.0;
   EXPECT_MESSAGE(message_of([&] { bomf::solve(o, problem); }),

@@ -43,6 +43,7 @@ MultiObjectiveSearchOptions fast_options(int num_initial, std::uint64_t seed) {
   o.simplex_optimizer.raw_samples = 128;
   o.simplex_optimizer.num_restarts = 3;
   o.simplex_optimizer.num_near_best = 16;
+  o.simplex_optimizer.num_face_points = 16;
   o.fit.num_starts = 2;
   return o;
 }

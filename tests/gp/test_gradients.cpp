@@ -208,4 +208,30 @@ TYPED_TEST(GpGradient, KernelDerivativeMatchesFiniteDifferences) {
   }
 }
 
+TYPED_TEST(GpGradient, ValueAndDerivativeTogetherEqualTheSeparateCallsBitForBit) {
+  // The fit and the acquisition gradients use kernel_value_and_derivative (one exponential);
+  // they must see exactly what value() and derivative() give.
+  using Kernel = TypeParam;
+  for (double r2 : {0.0, 1e-300, 1e-12, 1e-6, 0.01, 0.3, 1.0, 4.0, 25.0, 700.0, 1e6}) {
+    const bomf::ValueAndDerivative both = bomf::kernel_value_and_derivative<Kernel>(r2);
+    EXPECT_EQ(both.value, Kernel::value(r2)) << r2;
+    EXPECT_EQ(both.derivative, Kernel::derivative(r2)) << r2;
+  }
+}
+
+// A kernel with only value() and derivative(): kernel_value_and_derivative falls back to them.
+struct CauchyProfile {
+  static constexpr const char* name = "CauchyProfile";
+  static double value(double r2) noexcept { return 1.0 / (1.0 + r2); }
+  static double derivative(double r2) noexcept { return -1.0 / ((1.0 + r2) * (1.0 + r2)); }
+};
+
+TEST(KernelTraits, ValueAndDerivativeFallsBackToTheTwoRequiredMembers) {
+  static_assert(!bomf::detail::kernel_has_value_and_derivative<CauchyProfile>::value);
+  static_assert(bomf::detail::kernel_has_value_and_derivative<bomf::Matern52Kernel>::value);
+  const bomf::ValueAndDerivative both = bomf::kernel_value_and_derivative<CauchyProfile>(3.0);
+  EXPECT_EQ(both.value, 0.25);
+  EXPECT_EQ(both.derivative, -0.0625);
+}
+
 }  // namespace

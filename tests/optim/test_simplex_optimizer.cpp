@@ -356,7 +356,61 @@ TEST(SimplexRawCandidates, ContainVerticesBarycentreAndBestPoints) {
   EXPECT_EQ(bomf::simplex_raw_candidates(simplex, options).rows(), 100);
   options.raw_samples = 3;  // fewer than the fixed points: all fixed points are kept
   options.include_vertices = true;
+  EXPECT_EQ(bomf::simplex_raw_candidates(simplex, options).rows(), 6 + 64);
+  options.num_face_points = 0;
   EXPECT_EQ(bomf::simplex_raw_candidates(simplex, options).rows(), 6);
+  options.num_face_points = -1;
+  EXPECT_THROW(bomf::simplex_raw_candidates(simplex, options), bomf::invalid_argument);
+}
+
+TEST(SimplexRawCandidates, FacePointsLieOnEdgesAndTwoFacesUniformly) {
+  const Simplex simplex(7);
+  std::mt19937_64 rng(3);
+  const MatrixXd faces = bomf::face_simplex_points(simplex, 4200, 3, rng);
+  ASSERT_EQ(faces.rows(), 4200);
+  Eigen::VectorXd usage = Eigen::VectorXd::Zero(7);
+  for (Index r = 0; r < faces.rows(); ++r) {
+    EXPECT_TRUE(simplex.contains(faces.row(r).transpose())) << r;
+    EXPECT_LE(std::abs(faces.row(r).sum() - 1.0), 1e-12);
+    const Index support = (faces.row(r).array() > 0.0).count();
+    EXPECT_EQ(support, 2 + r % 2) << r;  // edges and 2-faces in turn
+    usage += (faces.row(r).array() > 0.0).cast<double>().matrix().transpose();
+  }
+  // Every coordinate is in a support equally often: 4200 · 2.5 / 7 = 1500 (±5σ ≈ ±150).
+  EXPECT_LT((usage.array() - 1500.0).abs().maxCoeff(), 150.0);
+  // The simplex of 2 members is its own edge: no face points. Bounds: projected, feasible.
+  EXPECT_EQ(bomf::face_simplex_points(Simplex(2), 5, 3, rng).rows(), 0);
+  const Simplex bounded(Eigen::VectorXd::Constant(5, 0.05), Eigen::VectorXd::Constant(5, 0.6));
+  const MatrixXd inside = bomf::face_simplex_points(bounded, 50, 3, rng);
+  for (Index r = 0; r < inside.rows(); ++r)
+    EXPECT_TRUE(bounded.contains(inside.row(r).transpose())) << r;
+  EXPECT_THROW(bomf::face_simplex_points(simplex, -1, 3, rng), bomf::invalid_argument);
+  EXPECT_THROW(bomf::face_simplex_points(simplex, 4, 1, rng), bomf::invalid_argument);
+}
+
+TEST(MaximizeOnSimplex, FindsAnEdgeOptimumThatInteriorStartsMiss) {
+  // f(x) = −‖x − c‖² + 3·exp(−200‖x − e‖²), e the midpoint of the edge between members 2 and 4 of
+  // the 6-simplex and c its barycentre: a peak on an edge next to a broad interior hill (f(c) ≈ 0,
+  // f(e) ≈ 2.67). From Sobol starts and 2 restarts only a face candidate reaches the peak.
+  const Simplex simplex(6);
+  const Eigen::VectorXd c = Eigen::VectorXd::Constant(6, 1.0 / 6.0);
+  Eigen::VectorXd e = Eigen::VectorXd::Zero(6);
+  e(2) = 0.5;
+  e(4) = 0.5;
+  auto f = [&](const Eigen::Ref<const Eigen::VectorXd>& x, Eigen::Ref<Eigen::VectorXd> grad) {
+    const double peak = 3.0 * std::exp(-200.0 * (x - e).squaredNorm());
+    grad = -2.0 * (x - c) - 400.0 * peak * (x - e);
+    return -(x - c).squaredNorm() + peak;
+  };
+  bomf::SimplexOptimizerOptions options;
+  options.raw_samples = 512;
+  options.num_restarts = 2;
+  options.num_face_points = 400;  // ~200 on the 15 edges (seeds 0–39: found with 39 of 40)
+  const auto with = bomf::maximize_on_simplex(f, simplex, options);
+  EXPECT_GT(with.value, 2.6);
+  EXPECT_LT((with.x - e).cwiseAbs().maxCoeff(), 0.05);
+  options.num_face_points = 0;  // (seeds 0–39: missed with 36 of 40)
+  EXPECT_LT(bomf::maximize_on_simplex(f, simplex, options).value, 1.0);
 }
 
 }  // namespace

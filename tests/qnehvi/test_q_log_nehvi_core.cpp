@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -55,7 +56,8 @@ TEST_P(QnehviCoreReference, MatchesBoTorchGivenItsPosteriorSamples) {
     for (std::size_t b = 0; b < values.size(); ++b) {
       const auto F = new_samples(by_q["samples_new"], b);
       bomf::detail::QnehviCoreWorkspace ws;
-      ws.resize(F[0].rows(), static_cast<int>(F[0].cols()), static_cast<int>(F.size()));
+      ws.resize(F[0].rows(), static_cast<int>(F[0].cols()), static_cast<int>(F.size()),
+                cells.max_distinct);
       const double v = bomf::detail::qnehvi_log_value<false>(cells, F, 1e-6, 1e-3, ws, nullptr);
       const double expected = values[b].get<double>();
       EXPECT_NEAR(v, expected, 1e-9 * std::abs(expected)) << "q=" << by_q["q"] << " b=" << b;
@@ -81,7 +83,7 @@ TEST_P(QnehviCoreReference, GradientMatchesFiniteDifferences) {
     const int q = static_cast<int>(F[0].cols());
     const int m = static_cast<int>(F.size());
     bomf::detail::QnehviCoreWorkspace ws;
-    ws.resize(F[0].rows(), q, m);
+    ws.resize(F[0].rows(), q, m, cells.max_distinct);
     std::vector<Eigen::MatrixXd> dF(F.size(), Eigen::MatrixXd(F[0].rows(), q));
     bomf::detail::qnehvi_log_value<true>(cells, F, 1e-6, 1e-3, ws, &dF);
     for (Eigen::Index s : {0, 5, 77}) {
@@ -102,6 +104,36 @@ TEST_P(QnehviCoreReference, GradientMatchesFiniteDifferences) {
       }
     }
   }
+}
+
+TEST_P(QnehviCoreReference, DistinctLowerCornersIndexEveryCellExactly) {
+  const auto ref = load_reference("qlognehvi.json");
+  const auto& c = ref["cases"][static_cast<std::size_t>(GetParam())];
+  const auto baseline = per_objective(c["mc_128"]["samples_baseline"]);
+  const auto cells = bomf::detail::qnehvi_build_cells(baseline, to_vector(c["ref_point"]));
+  const auto m = static_cast<Eigen::Index>(baseline.size());
+  const auto S = static_cast<Eigen::Index>(cells.offsets.size()) - 1;
+  ASSERT_EQ(cells.distinct_offsets.size(), static_cast<std::size_t>(S * m + 1));
+  Eigen::Index widest = 0;
+  for (Eigen::Index s = 0; s < S; ++s) {
+    for (Eigen::Index k = 0; k < m; ++k) {
+      const auto first = cells.distinct_offsets[static_cast<std::size_t>(s * m + k)];
+      const auto last = cells.distinct_offsets[static_cast<std::size_t>(s * m + k + 1)];
+      for (Eigen::Index u = first + 1; u < last; ++u) {  // strictly increasing: no repeats
+        EXPECT_LT(cells.distinct_lower[static_cast<std::size_t>(u - 1)],
+                  cells.distinct_lower[static_cast<std::size_t>(u)]);
+      }
+      for (Eigen::Index cell = cells.offsets[s]; cell < cells.offsets[s + 1]; ++cell) {
+        const Eigen::Index slot = cells.lower_slot(k, cell);
+        ASSERT_GE(slot, first);
+        ASSERT_LT(slot, last);
+        EXPECT_EQ(cells.distinct_lower[static_cast<std::size_t>(slot)], cells.lower(k, cell));
+      }
+    }
+    widest = std::max(widest, cells.distinct_offsets[static_cast<std::size_t>((s + 1) * m)] -
+                                  cells.distinct_offsets[static_cast<std::size_t>(s * m)]);
+  }
+  EXPECT_EQ(cells.max_distinct, widest);
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, QnehviCoreReference, ::testing::Values(0, 1));

@@ -46,6 +46,7 @@
 #include "bomf/core/error.hpp"
 #include "bomf/gp/exact_gp.hpp"
 #include "bomf/gp/model_list_gp.hpp"
+#include "bomf/multi_objective/pareto.hpp"
 #include "bomf/sampling/normal_base_samples.hpp"
 #include "bomf/sampling/sobol_sequence.hpp"
 
@@ -344,22 +345,25 @@ class QLogNoisyExpectedHypervolumeImprovement {
       f[static_cast<std::size_t>(k)] = zk * tmp.L_bb.transpose();
       f[static_cast<std::size_t>(k)].rowwise() += tmp.mean_b.transpose();
     }
+    // Per sample: the points above the reference point that no other point dominates (equal
+    // points do not dominate each other), found by the sorted sweep of
+    // detail::non_dominated_mask_flat in O(n log n + n·F·m) instead of comparing all pairs.
     Eigen::VectorXd counts = Eigen::VectorXd::Zero(n);
-    Eigen::MatrixXd Y(n, m);
+    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> Y(n, m);
+    std::vector<char> mask;
+    std::vector<int> order;
+    std::vector<int> front;
     for (Eigen::Index s = 0; s < S; ++s) {
       for (Eigen::Index k = 0; k < m; ++k) {
         Y.col(k) = f[static_cast<std::size_t>(k)].row(s).transpose();
       }
+      detail::non_dominated_mask_flat(Y.data(), static_cast<int>(n), static_cast<int>(m), false,
+                                      mask, order, front);
       for (Eigen::Index i = 0; i < n; ++i) {
-        if (!(Y.row(i).transpose().array() > ref_point_.array()).all()) {
-          continue;
+        if (mask[static_cast<std::size_t>(i)] != 0 &&
+            (Y.row(i).transpose().array() > ref_point_.array()).all()) {
+          counts(i) += 1.0;
         }
-        bool dominated = false;
-        for (Eigen::Index j = 0; j < n && !dominated; ++j) {
-          dominated = (Y.row(j).array() >= Y.row(i).array()).all() &&
-                      (Y.row(j).array() > Y.row(i).array()).any();
-        }
-        counts(i) += dominated ? 0.0 : 1.0;
       }
     }
     std::vector<Eigen::Index> keep;
@@ -415,7 +419,7 @@ class QLogNoisyExpectedHypervolumeImprovement {
         obj.Z_n.col(j) = z.col(j * m + k);
       }
     }
-    core_.resize(S, static_cast<int>(q), static_cast<int>(m));
+    core_.resize(S, static_cast<int>(q), static_cast<int>(m), cells_.max_distinct);
     q_ = q;
   }
 

@@ -100,6 +100,8 @@ struct MultiObjectiveSearchOptions {
       return detail::concat("fit.num_starts is ", fit.num_starts, ", expected >= 1");
     if (fit.max_iterations < 1)
       return detail::concat("fit.max_iterations is ", fit.max_iterations, ", expected >= 1");
+    if (fit.num_threads < 1)
+      return detail::concat("fit.num_threads is ", fit.num_threads, ", expected >= 1");
     if (acquisition.num_samples < 1)
       return detail::concat("acquisition.num_samples is ", acquisition.num_samples,
                             ", expected >= 1");

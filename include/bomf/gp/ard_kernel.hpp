@@ -66,26 +66,26 @@ namespace detail {
 
 /// Σ_ij W_ij ∂K_ij/∂(log ℓ_k) for k = 0..d−1 (returned, length d), for the training covariance of
 /// the scaled inputs `z` = (X ⊘ ℓ)ᵀ (d × n) and a symmetric weight matrix `w` (n × n); also
-/// returns Σ_ij W_ij K_ij (= the sum for ∂/∂ log s, noise excluded) in `weighted_k`.
-/// Cost O(n² d): the hyperparameter-gradient kernel of the marginal-likelihood fit.
+/// returns Σ_ij W_ij K_ij (= the sum for ∂/∂ log s, noise excluded) in `weighted_k`. `profile`
+/// (n × n) holds, for i > j, κ'(r²_ij) at (i, j) and κ(r²_ij) at (j, i), as the caller computed
+/// them while building K (its diagonal is not read), so this pass needs no transcendental
+/// function. Cost O(n² d): the hyperparameter-gradient kernel of the marginal-likelihood fit.
 template <class Kernel>
-Eigen::VectorXd ard_covariance_gradient_contraction(const Eigen::Ref<const Eigen::MatrixXd>& z,
-                                                    double outputscale,
-                                                    const Eigen::Ref<const Eigen::MatrixXd>& w,
-                                                    double& weighted_k) {
+Eigen::VectorXd ard_covariance_gradient_contraction(
+    const Eigen::Ref<const Eigen::MatrixXd>& z, double outputscale,
+    const Eigen::Ref<const Eigen::MatrixXd>& w, const Eigen::Ref<const Eigen::MatrixXd>& profile,
+    double& weighted_k) {
   const Eigen::Index d = z.rows();
   const Eigen::Index n = z.cols();
   Eigen::VectorXd grad = Eigen::VectorXd::Zero(d);
-  Eigen::VectorXd diff(d);
   double wk = outputscale * Kernel::value(0.0) * w.diagonal().sum();
   for (Eigen::Index j = 0; j < n; ++j) {
     for (Eigen::Index i = j + 1; i < n; ++i) {
-      diff = z.col(i) - z.col(j);
-      const double r2 = diff.squaredNorm();
       const double wij = w(i, j) + w(j, i);
-      wk += wij * outputscale * Kernel::value(r2);
-      // ∂K_ij/∂log ℓ_k = s κ'(r²) · (−2) diff_k²
-      grad.noalias() += (wij * outputscale * Kernel::derivative(r2) * -2.0) * diff.cwiseAbs2();
+      wk += wij * outputscale * profile(j, i);
+      // ∂K_ij/∂log ℓ_k = s κ'(r²) · (−2) (z_ki − z_kj)²
+      grad.noalias() +=
+          (wij * outputscale * profile(i, j) * -2.0) * (z.col(i) - z.col(j)).cwiseAbs2();
     }
   }
   weighted_k = wk;

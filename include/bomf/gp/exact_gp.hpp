@@ -242,8 +242,9 @@ class ExactGP {
     const double s = hyper_.outputscale;
     for (Eigen::Index j = 0; j < n; ++j) {
       const double r2 = (w.z - z_train_.col(j)).squaredNorm();
-      w.k(j) = s * Kernel::value(r2);
-      w.dk(j) = s * Kernel::derivative(r2);
+      const ValueAndDerivative kappa = kernel_value_and_derivative<Kernel>(r2);
+      w.k(j) = s * kappa.value;
+      w.dk(j) = s * kappa.derivative;
     }
     const double mean_std = hyper_.mean_constant + w.k.dot(alpha_);
     w.v = w.k;

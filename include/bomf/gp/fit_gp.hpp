@@ -48,6 +48,9 @@ struct GpFitOptions {
   double gradient_tolerance = 1e-6;
   /// … or a relative decrease of the objective below this over one iteration.
   double relative_tolerance = 1e-10;
+  /// Threads for `fit_model_list_gp`, which fits its outcomes' GPs independently (≥ 1; one
+  /// outcome per thread at a time). The fitted models are bit-identical whatever the number.
+  int num_threads = 1;
 };
 
 /// What `fit_gp` did.

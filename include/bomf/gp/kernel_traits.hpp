@@ -15,9 +15,12 @@
 // A user-supplied kernel must look like
 //
 //     struct MyKernel {
-//       static constexpr const char* name = "MyKernel";   // used in messages and benchmarks
-//       static double value(double r2) noexcept;          // κ(r²), with κ(0) the prior variance /
-//       s static double derivative(double r2) noexcept;     // dκ/d(r²), finite at r² = 0
+//       static constexpr const char* name = "MyKernel";  // used in messages and benchmarks
+//       static double value(double r2) noexcept;         // κ(r²); κ(0)·s is the prior variance
+//       static double derivative(double r2) noexcept;    // dκ/d(r²), finite at r² = 0
+//       // optional: both at once, sharing their transcendental functions; must equal
+//       // {value(r2), derivative(r2)} bit for bit (the fit and the acquisition gradients use it)
+//       static ValueAndDerivative value_and_derivative(double r2) noexcept;
 //     };
 //
 // `bomf::check_kernel<K>()` verifies this at compile time with one readable static_assert per
@@ -30,6 +33,8 @@
 
 #include <type_traits>
 #include <utility>
+
+#include "bomf/math/value_and_derivative.hpp"
 
 namespace bomf {
 namespace detail {
@@ -52,7 +57,26 @@ template <class K>
 struct kernel_has_name<K, std::void_t<decltype(K::name)>>
     : std::is_convertible<decltype(K::name), const char*> {};
 
+template <class K, class = void>
+struct kernel_has_value_and_derivative : std::false_type {};
+template <class K>
+struct kernel_has_value_and_derivative<
+    K, std::void_t<decltype(K::value_and_derivative(std::declval<double>()))>>
+    : std::is_convertible<decltype(K::value_and_derivative(std::declval<double>())),
+                          ValueAndDerivative> {};
+
 }  // namespace detail
+
+/// κ(r²) and dκ/d(r²) of kernel `K` together: its `value_and_derivative` when it has one (one
+/// exponential instead of two), its `value` and `derivative` otherwise.
+template <class K>
+ValueAndDerivative kernel_value_and_derivative(double r2) noexcept {
+  if constexpr (detail::kernel_has_value_and_derivative<K>::value) {
+    return K::value_and_derivative(r2);
+  } else {
+    return {K::value(r2), K::derivative(r2)};
+  }
+}
 
 /// Compile-time description of a kernel type `K` (see the file comment for the requirements).
 template <class K>

@@ -125,9 +125,23 @@ class MarginalLogLikelihood {
     const Eigen::Index d = layout_.dim;
     const Eigen::MatrixXd z = (x_ * h.lengthscales.cwiseInverse().asDiagonal()).transpose();
     Eigen::MatrixXd a(n, n);
+    // With a gradient, the profile of every pair is kept for the contraction below: κ'(r²_ij)
+    // under the diagonal, κ(r²_ij) above it (one exponential per pair for both passes).
+    Eigen::MatrixXd profile;
+    if (gradient != nullptr) {
+      profile.resize(n, n);
+    }
     for (Eigen::Index j = 0; j < n; ++j) {
       for (Eigen::Index i = j; i < n; ++i) {
-        a(i, j) = h.outputscale * Kernel::value((z.col(i) - z.col(j)).squaredNorm());
+        const double r2 = (z.col(i) - z.col(j)).squaredNorm();
+        if (gradient != nullptr && i > j) {
+          const ValueAndDerivative kappa = kernel_value_and_derivative<Kernel>(r2);
+          a(i, j) = h.outputscale * kappa.value;
+          profile(i, j) = kappa.derivative;
+          profile(j, i) = kappa.value;
+        } else {
+          a(i, j) = h.outputscale * Kernel::value(r2);
+        }
       }
     }
     a.diagonal().array() += h.noise;
@@ -161,8 +175,8 @@ class MarginalLogLikelihood {
       Eigen::MatrixXd w = -llt.solve(Eigen::MatrixXd::Identity(n, n));
       w.noalias() += alpha * alpha.transpose();
       double weighted_k = 0.0;
-      const Eigen::VectorXd g_ls =
-          detail::ard_covariance_gradient_contraction<Kernel>(z, h.outputscale, w, weighted_k);
+      const Eigen::VectorXd g_ls = detail::ard_covariance_gradient_contraction<Kernel>(
+          z, h.outputscale, w, profile, weighted_k);
       const double inv_n = 1.0 / static_cast<double>(n);
       for (Eigen::Index k = 0; k < d; ++k) {
         (*gradient)(k) =

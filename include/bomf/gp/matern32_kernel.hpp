@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include "bomf/math/value_and_derivative.hpp"
+
 namespace bomf {
 
 /// Matérn kernel with smoothness ν = 3/2 (Rasmussen & Williams 2006, eq. 4.17), as GPyTorch's
@@ -20,6 +22,12 @@ struct Matern32Kernel {
 
   /// dκ/d(r²) = −3/2 · exp(−√3 r); equals −3/2 at r = 0.
   static double derivative(double r2) noexcept { return -1.5 * std::exp(-std::sqrt(3.0 * r2)); }
+  /// {value(r2), derivative(r2)} with one sqrt and one exp.
+  static ValueAndDerivative value_and_derivative(double r2) noexcept {
+    const double r = std::sqrt(3.0 * r2);
+    const double e = std::exp(-r);
+    return {(1.0 + r) * e, -1.5 * e};
+  }
 };
 
 }  // namespace bomf

@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include "bomf/math/value_and_derivative.hpp"
+
 namespace bomf {
 
 /// Matérn kernel with smoothness ν = 5/2 (Rasmussen & Williams 2006, eq. 4.17), as GPyTorch's
@@ -22,6 +24,12 @@ struct Matern52Kernel {
   static double derivative(double r2) noexcept {
     const double r = std::sqrt(5.0 * r2);
     return -(5.0 / 6.0) * (1.0 + r) * std::exp(-r);
+  }
+  /// {value(r2), derivative(r2)} with one sqrt and one exp.
+  static ValueAndDerivative value_and_derivative(double r2) noexcept {
+    const double r = std::sqrt(5.0 * r2);
+    const double e = std::exp(-r);
+    return {(1.0 + r + r * r / 3.0) * e, -(5.0 / 6.0) * (1.0 + r) * e};
   }
 };
 

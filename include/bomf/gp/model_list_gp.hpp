@@ -3,10 +3,12 @@
 
 #include <Eigen/Core>
 #include <cstddef>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "bomf/core/checks.hpp"
+#include "bomf/core/parallel.hpp"
 #include "bomf/gp/exact_gp.hpp"
 #include "bomf/gp/fit_gp.hpp"
 
@@ -82,8 +84,8 @@ class ModelListGP {
 
 /// Fits one GP per column of `train_y` (n × m) on the shared inputs `train_x` (n × d), each
 /// independently with `fit_gp<Kernel>(train_x, train_y.col(i), options)` (same seed for every
-/// objective; deterministic). `summaries`, when given, receives the m fit summaries.
-/// Cost m times fit_gp.
+/// objective; deterministic), on up to `options.num_threads` threads. `summaries`, when given,
+/// receives the m fit summaries. Cost m times fit_gp.
 template <class Kernel>
 ModelListGP<Kernel> fit_model_list_gp(const Eigen::Ref<const Eigen::MatrixXd>& train_x,
                                       const Eigen::Ref<const Eigen::MatrixXd>& train_y,
@@ -93,16 +95,22 @@ ModelListGP<Kernel> fit_model_list_gp(const Eigen::Ref<const Eigen::MatrixXd>& t
   detail::require(train_y.cols() >= 1, where, "argument 'train_y' has no columns");
   detail::require_shape(train_y, train_x.rows(), -1, where, "train_y");
   detail::require_finite(train_y, where, "train_y");
+  detail::require(options.num_threads >= 1, where, "options.num_threads is ", options.num_threads,
+                  ", expected >= 1");
+  const auto m = static_cast<std::size_t>(train_y.cols());
+  std::vector<std::optional<ExactGP<Kernel>>> fitted(m);
+  std::vector<GpFitSummary> fit_summaries(m);
+  detail::parallel_for(options.num_threads, train_y.cols(), [&](int, Eigen::Index i) {
+    const auto slot = static_cast<std::size_t>(i);
+    fitted[slot].emplace(fit_gp<Kernel>(train_x, train_y.col(i), options, &fit_summaries[slot]));
+  });
   std::vector<ExactGP<Kernel>> models;
-  models.reserve(static_cast<std::size_t>(train_y.cols()));
-  if (summaries != nullptr)
-    summaries->clear();
-  for (Eigen::Index i = 0; i < train_y.cols(); ++i) {
-    GpFitSummary summary;
-    models.push_back(fit_gp<Kernel>(train_x, train_y.col(i), options, &summary));
-    if (summaries != nullptr)
-      summaries->push_back(summary);
+  models.reserve(m);
+  for (auto& model : fitted) {
+    models.push_back(std::move(*model));
   }
+  if (summaries != nullptr)
+    *summaries = std::move(fit_summaries);
   return ModelListGP<Kernel>(std::move(models));
 }
 

@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include "bomf/math/value_and_derivative.hpp"
+
 namespace bomf {
 
 /// Squared-exponential kernel (Rasmussen & Williams 2006, eq. 4.9), as GPyTorch's `RBFKernel`:
@@ -17,6 +19,11 @@ struct RbfKernel {
 
   /// dκ/d(r²) = −κ(r²)/2.
   static double derivative(double r2) noexcept { return -0.5 * std::exp(-0.5 * r2); }
+  /// {value(r2), derivative(r2)} with one exp.
+  static ValueAndDerivative value_and_derivative(double r2) noexcept {
+    const double e = std::exp(-0.5 * r2);
+    return {e, -0.5 * e};
+  }
 };
 
 }  // namespace bomf

@@ -33,6 +33,7 @@
 #include "bomf/core/error.hpp"
 #include "bomf/optim/initialize_restarts.hpp"
 #include "bomf/optim/objective.hpp"
+#include "bomf/optim/parallel_objective.hpp"
 #include "bomf/optim/search_space.hpp"
 #include "bomf/sampling/sobol_sequence.hpp"
 
@@ -49,6 +50,9 @@ struct BoxOptimizerOptions {
   int memory = 10;                             ///< L-BFGS-B history size m (≥ 1).
   double gradient_tolerance = 1e-6;  ///< stop when the projected gradient's ∞-norm is below (> 0).
   double value_tolerance = 1e-10;  ///< stop when |Δf| ≤ this · max(|f|, 1) between iterations.
+  /// Threads for the raw screening and the restarts (≥ 1); see SimplexOptimizerOptions::
+  /// num_threads (one copy of the objective per extra thread; bit-identical results).
+  int num_threads = 1;
 
   /// Empty when valid, else the first invalid setting.
   [[nodiscard]] std::string validate() const {
@@ -60,6 +64,8 @@ struct BoxOptimizerOptions {
                             ", expected >= 0");
     if (max_iterations < 1)
       return detail::concat("max_iterations is ", max_iterations, ", expected >= 1");
+    if (num_threads < 1)
+      return detail::concat("num_threads is ", num_threads, ", expected >= 1");
     if (memory < 1)
       return detail::concat("memory is ", memory, ", expected >= 1");
     if (!(gradient_tolerance > 0.0))
@@ -216,10 +222,11 @@ BoxOptimizerResult maximize_in_box(F& f, const SearchSpace& space,
     }
     result.raw_candidates.row(r) = space.encode(setting).transpose();
   }
-  const Eigen::VectorXd values =
-      detail::evaluate_values(f, result.raw_candidates, result.value_evaluations);
-  detail::require(values.size() == raw, where, "the objective's batch_values returned ",
-                  values.size(), " values for ", raw, " points");
+  const int workers =
+      detail::parallel_workers(options.num_threads, std::max(raw, options.num_restarts));
+  detail::ObjectivePerWorker<F> fs(f, workers, where);
+  const Eigen::VectorXd values = detail::evaluate_values_parallel(
+      fs, result.raw_candidates, result.value_evaluations, workers, where);
   result.u = result.raw_candidates.row(0).transpose();
   for (Eigen::Index r = 0; r < raw; ++r) {
     if (std::isfinite(values(r)) && values(r) > result.value) {
@@ -229,28 +236,34 @@ BoxOptimizerResult maximize_in_box(F& f, const SearchSpace& space,
   }
   std::mt19937_64 restart_rng(options.seed ^ 0xd1b54a32d192ed03ULL);
   result.restart_indices = select_restarts(values, options.num_restarts, options.eta, restart_rng);
-  Eigen::VectorXd grad(space.encoded_dim());
-  for (const Eigen::Index index : result.restart_indices) {
+  const auto num_runs = static_cast<Eigen::Index>(result.restart_indices.size());
+  std::vector<Eigen::VectorXd> candidates(static_cast<std::size_t>(num_runs));
+  result.restart_values.assign(static_cast<std::size_t>(num_runs), 0.0);
+  std::vector<long> run_evaluations(static_cast<std::size_t>(num_runs), 0);
+  detail::parallel_for(workers, num_runs, [&](int worker, Eigen::Index run) {
+    F& g = fs(worker);
+    const auto slot = static_cast<std::size_t>(run);
+    const Eigen::Index index = result.restart_indices[slot];
+    long& evaluations = run_evaluations[slot];
     const Eigen::VectorXd start = result.raw_candidates.row(index).transpose();
     Eigen::VectorXd candidate = start;
     double candidate_value = values(index);
     if (result.enumerated) {
-      auto [u, value] =
-          detail::lbfgsb_on_columns(f, start, continuous_cols, options, result.evaluations);
+      auto [u, value] = detail::lbfgsb_on_columns(g, start, continuous_cols, options, evaluations);
       if (std::isfinite(value) && value > candidate_value) {
         candidate = u;
         candidate_value = value;
       }
     } else {
-      auto relaxed = detail::lbfgsb_on_columns(f, start, all_cols, options, result.evaluations);
+      auto relaxed = detail::lbfgsb_on_columns(g, start, all_cols, options, evaluations);
       Eigen::VectorXd snapped = space.snap(relaxed.first);
-      ++result.evaluations;
-      double snapped_value = f(snapped, grad);
+      Eigen::VectorXd grad(space.encoded_dim());
+      ++evaluations;
+      double snapped_value = g(snapped, grad);
       if (!std::isfinite(snapped_value)) {
         snapped_value = -std::numeric_limits<double>::infinity();
       }
-      auto polished =
-          detail::lbfgsb_on_columns(f, snapped, continuous_cols, options, result.evaluations);
+      auto polished = detail::lbfgsb_on_columns(g, snapped, continuous_cols, options, evaluations);
       if (std::isfinite(polished.second) && polished.second > snapped_value) {
         snapped = polished.first;
         snapped_value = polished.second;
@@ -260,10 +273,14 @@ BoxOptimizerResult maximize_in_box(F& f, const SearchSpace& space,
         candidate_value = snapped_value;
       }
     }
-    result.restart_values.push_back(candidate_value);
-    if (candidate_value > result.value) {
-      result.value = candidate_value;
-      result.u = candidate;
+    candidates[slot] = std::move(candidate);
+    result.restart_values[slot] = candidate_value;
+  });
+  for (std::size_t run = 0; run < candidates.size(); ++run) {  // in restart order: deterministic
+    result.evaluations += run_evaluations[run];
+    if (result.restart_values[run] > result.value) {
+      result.value = result.restart_values[run];
+      result.u = candidates[run];
     }
   }
   result.setting = space.decode(result.u);

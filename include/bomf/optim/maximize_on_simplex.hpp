@@ -4,8 +4,8 @@
 // Pipeline, as BoTorch's `optimize_acqf` (raw samples → `initialize_q_batch` → local search) but
 // feasible by construction instead of through SLSQP equality constraints:
 //   1. raw candidates (`simplex_raw_candidates`): the N vertices, the barycentre (SWA), the best
-//      observed points and Gaussian perturbations of them projected back, and scrambled-Sobol
-//      points mapped to the simplex, `raw_samples` in all;
+//      observed points and Gaussian perturbations of them projected back, random points on edges
+//      and 2-faces, and scrambled-Sobol points mapped to the simplex, `raw_samples` in all;
 //   2. their values (one batch call when the objective provides `batch_values`);
 //   3. `num_restarts` starts chosen by Boltzmann sampling on standardized values (eta), always
 //      including the best (`select_restarts`);
@@ -74,6 +74,7 @@
 #include "bomf/core/error.hpp"
 #include "bomf/optim/initialize_restarts.hpp"
 #include "bomf/optim/objective.hpp"
+#include "bomf/optim/parallel_objective.hpp"
 #include "bomf/optim/simplex.hpp"
 #include "bomf/optim/simplex_candidates.hpp"
 #include "bomf/optim/simplex_refine.hpp"
@@ -93,8 +94,16 @@ struct SimplexOptimizerOptions {
   Eigen::MatrixXd best_points;
   Eigen::Index num_near_best = 64;  ///< perturbations of `best_points` (≥ 0).
   double near_best_sigma = 0.05;    ///< their standard deviation (≥ 0).
+  /// Random points on edges and 2-faces (`face_simplex_points`, support 2 and 3 in turn; none
+  /// for N ≤ 2), in place of as many Sobol points (≥ 0).
+  Eigen::Index num_face_points = 64;
   SimplexRefiner refiner = SimplexRefiner::spectral_projected_gradient;
   SimplexRefineOptions refine;  ///< settings of each local refinement.
+  /// Threads for the raw screening and the restarts (≥ 1). With more than one, each extra thread
+  /// works on its own copy of the objective (bomf/optim/parallel_objective.hpp: copies must be
+  /// safe to call concurrently, as the acquisition functions' are); the result is bit-identical
+  /// whatever the number.
+  int num_threads = 1;
 
   /// Empty when valid for the simplex `simplex`, else the first problem found.
   [[nodiscard]] std::string validate(const Simplex& simplex) const {
@@ -103,6 +112,10 @@ struct SimplexOptimizerOptions {
       return error;
     if (num_near_best < 0)
       return detail::concat("num_near_best is ", num_near_best, ", expected >= 0");
+    if (num_face_points < 0)
+      return detail::concat("num_face_points is ", num_face_points, ", expected >= 0");
+    if (num_threads < 1)
+      return detail::concat("num_threads is ", num_threads, ", expected >= 1");
     if (!(std::isfinite(near_best_sigma) && near_best_sigma >= 0.0))
       return detail::concat("near_best_sigma is ", near_best_sigma,
                             ", expected a finite value >= 0");
@@ -133,8 +146,9 @@ struct SimplexOptimizerResult {
 };
 
 /// The raw candidates of `maximize_on_simplex` (rows of a raw × N matrix, all in Δ): vertices,
-/// barycentre, best points and their perturbations (as enabled in `options`), then scrambled-Sobol
-/// points up to `options.raw_samples` rows (more rows when the fixed points alone exceed it).
+/// barycentre, best points and their perturbations, face points (as enabled in `options`), then
+/// scrambled-Sobol points up to `options.raw_samples` rows (more rows when the fixed points alone
+/// exceed it).
 /// \b Cost: O(raw · N log N). Deterministic given options.seed.
 inline Eigen::MatrixXd simplex_raw_candidates(const Simplex& simplex,
                                               const SimplexOptimizerOptions& options) {
@@ -162,6 +176,7 @@ inline Eigen::MatrixXd simplex_raw_candidates(const Simplex& simplex,
     blocks.push_back(perturbed_simplex_points(simplex, best, options.num_near_best,
                                               options.near_best_sigma, rng));
   }
+  blocks.push_back(face_simplex_points(simplex, options.num_face_points, 3, rng));
   Eigen::Index fixed = 0;
   for (const auto& b : blocks) {
     fixed += b.rows();
@@ -196,11 +211,12 @@ SimplexOptimizerResult maximize_on_simplex(F& f, const Simplex& simplex,
   detail::require(error.empty(), "bomf::maximize_on_simplex", "invalid options: ", error);
   SimplexOptimizerResult result;
   result.raw_candidates = simplex_raw_candidates(simplex, options);
-  result.raw_values = detail::evaluate_values(f, result.raw_candidates, result.value_evaluations);
-  detail::require(result.raw_values.size() == result.raw_candidates.rows(),
-                  "bomf::maximize_on_simplex", "the objective's batch_values returned ",
-                  result.raw_values.size(), " values for ", result.raw_candidates.rows(),
-                  " points");
+  const int workers = detail::parallel_workers(
+      options.num_threads, std::max(result.raw_candidates.rows(), options.num_restarts));
+  detail::ObjectivePerWorker<F> fs(f, workers, "bomf::maximize_on_simplex");
+  result.raw_values = detail::evaluate_values_parallel(fs, result.raw_candidates,
+                                                       result.value_evaluations, workers,
+                                                       "bomf::maximize_on_simplex");
   std::mt19937_64 rng(options.seed ^ 0xd1b54a32d192ed03ULL);
   result.restart_indices =
       select_restarts(result.raw_values, options.num_restarts, options.eta, rng);
@@ -211,26 +227,33 @@ SimplexOptimizerResult maximize_on_simplex(F& f, const Simplex& simplex,
       result.x = result.raw_candidates.row(i).transpose();
     }
   }
-  for (const Eigen::Index index : result.restart_indices) {
-    const Eigen::VectorXd start = result.raw_candidates.row(index).transpose();
-    SimplexRefineResult local;
-    switch (options.refiner) {
-      case SimplexRefiner::spectral_projected_gradient:
-        local = refine_spg(f, simplex, start, options.refine);
-        break;
-      case SimplexRefiner::exponentiated_gradient:
-        local = refine_exponentiated_gradient(f, simplex, start, options.refine);
-        break;
-      case SimplexRefiner::active_set_lbfgs:
-        local = refine_active_set_lbfgs(f, simplex, start, options.refine);
-        break;
-    }
+  result.restarts.resize(result.restart_indices.size());
+  detail::parallel_for(
+      workers, static_cast<Eigen::Index>(result.restart_indices.size()),
+      [&](int worker, Eigen::Index r) {
+        const Eigen::VectorXd start =
+            result.raw_candidates.row(result.restart_indices[static_cast<std::size_t>(r)])
+                .transpose();
+        F& g = fs(worker);
+        SimplexRefineResult& local = result.restarts[static_cast<std::size_t>(r)];
+        switch (options.refiner) {
+          case SimplexRefiner::spectral_projected_gradient:
+            local = refine_spg(g, simplex, start, options.refine);
+            break;
+          case SimplexRefiner::exponentiated_gradient:
+            local = refine_exponentiated_gradient(g, simplex, start, options.refine);
+            break;
+          case SimplexRefiner::active_set_lbfgs:
+            local = refine_active_set_lbfgs(g, simplex, start, options.refine);
+            break;
+        }
+      });
+  for (const SimplexRefineResult& local : result.restarts) {  // in restart order: deterministic
     result.evaluations += local.evaluations;
     if (std::isfinite(local.value) && local.value > result.value) {
       result.value = local.value;
       result.x = local.x;
     }
-    result.restarts.push_back(std::move(local));
   }
   return result;
 }

@@ -1,6 +1,6 @@
 // bomf/optim/simplex_candidates.hpp — raw candidate points on the (bounded) simplex for the
-// multi-start acquisition optimizer: quasi-random points, vertices, the barycentre, and
-// perturbations of the best observed points.
+// multi-start acquisition optimizer: quasi-random points, vertices, the barycentre,
+// perturbations of the best observed points, and random points on low-dimensional faces.
 #pragma once
 
 #include <Eigen/Core>
@@ -91,6 +91,57 @@ inline Eigen::MatrixXd perturbed_simplex_points(const Simplex& simplex,
       y(i) += sigma * detail::standard_normal(rng);
     }
     points.row(row) = simplex.project(y).transpose();
+  }
+  return points;
+}
+
+/// `n` random points on low-dimensional faces of Δ: row r is supported on k = 2 + (r mod
+/// (max_support − 1)) coordinates (so 2, 3, …, max_support in turn; k < N), a uniformly random
+/// subset of them, with uniform (Dirichlet(1)) weights on it; with bounds the point is then
+/// projected (`Simplex::project`), which moves it off the face as far as the lower bounds require.
+/// Sobol points almost never fall on a face, and a local search from the interior reaches only
+/// the faces its gradient path meets, so an optimum on an edge between two members (a fusion of
+/// two checkpoints) can otherwise be missed. Returns an n × N matrix; none when N ≤ 2 (the
+/// simplex is then its own edge).
+/// \b Cost: O(n · N log N). Throws bomf::invalid_argument for n < 0 or max_support < 2.
+inline Eigen::MatrixXd face_simplex_points(const Simplex& simplex, Eigen::Index n,
+                                           Eigen::Index max_support, std::mt19937_64& rng) {
+  constexpr const char* where = "bomf::face_simplex_points";
+  detail::require(n >= 0, where, "argument 'n' is ", n, ", expected n >= 0");
+  detail::require(max_support >= 2, where, "argument 'max_support' is ", max_support,
+                  ", expected >= 2");
+  const Eigen::Index dim = simplex.dim();
+  if (dim <= 2) {
+    return Eigen::MatrixXd(0, dim);
+  }
+  const Eigen::Index widest = std::min(max_support, dim - 1);
+  Eigen::MatrixXd points = Eigen::MatrixXd::Zero(n, dim);
+  std::vector<Eigen::Index> order(static_cast<std::size_t>(dim));
+  std::vector<double> cuts;
+  Eigen::VectorXd point(dim);
+  for (Eigen::Index row = 0; row < n; ++row) {
+    const Eigen::Index k = 2 + row % (widest - 1);
+    for (Eigen::Index i = 0; i < dim; ++i) {
+      order[static_cast<std::size_t>(i)] = i;
+    }
+    for (Eigen::Index i = 0; i < k; ++i) {  // partial Fisher–Yates: the first k are the subset
+      const auto j = i + static_cast<Eigen::Index>(
+                             detail::uniform_index(rng, static_cast<std::uint64_t>(dim - i)));
+      std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(j)]);
+    }
+    cuts.assign(static_cast<std::size_t>(k - 1), 0.0);
+    for (double& c : cuts) {
+      c = detail::uniform01(rng);
+    }
+    std::sort(cuts.begin(), cuts.end());
+    point.setZero();
+    double previous = 0.0;
+    for (Eigen::Index i = 0; i + 1 < k; ++i) {
+      point(order[static_cast<std::size_t>(i)]) = cuts[static_cast<std::size_t>(i)] - previous;
+      previous = cuts[static_cast<std::size_t>(i)];
+    }
+    point(order[static_cast<std::size_t>(k - 1)]) = 1.0 - previous;
+    points.row(row) = simplex.project(point).transpose();
   }
   return points;
 }

@@ -2,13 +2,88 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cstdint>
+#include <mutex>
+#include <vector>
 
 #include "bomf/core/error.hpp"
 #include "bomf/math/normal.hpp"
 #include "bomf/sampling/sobol_sequence.hpp"
 
 namespace bomf {
+
+namespace detail {
+
+/// The memo behind sobol_normal_samples. Φ⁻¹ dominates the cost of a draw (Sobol points are
+/// cheap), and a BO loop draws the same sequence again and again with a growing dimension
+/// (qLogNEHVI's pruning draws 2048 × n·m coordinates per iteration, n growing by one); by the
+/// prefix property a wider draw of (num_samples, seed) contains every narrower one, so one
+/// matrix per (num_samples, seed) serves all of them and a wider request transforms only its new
+/// columns. Results are bit-identical to a fresh draw. At most 4 entries and 2²² doubles (32 MiB)
+/// are kept, the least recently used going first; a larger draw is not kept. Thread-safe.
+class SobolNormalMemo {
+ public:
+  Eigen::MatrixXd get(Eigen::Index num_samples, int dim, std::uint64_t seed) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    ++clock_;
+    auto entry = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) {
+      return e.num_samples == num_samples && e.seed == seed;
+    });
+    if (entry != entries_.end() && entry->z.cols() >= dim) {
+      entry->last_use = clock_;
+      return entry->z.leftCols(dim);
+    }
+    SobolSequence sobol(dim, seed, true);
+    Eigen::MatrixXd z = sobol.draw(num_samples);
+    Eigen::Index known = 0;
+    if (entry != entries_.end()) {
+      known = entry->z.cols();
+      z.leftCols(known) = entry->z;
+      entries_.erase(entry);
+    }
+    for (Eigen::Index j = known; j < z.cols(); ++j) {
+      for (Eigen::Index i = 0; i < z.rows(); ++i) {
+        z(i, j) = normal_quantile(z(i, j));
+      }
+    }
+    if (z.size() <= kMaxDoubles) {
+      entries_.push_back({num_samples, seed, z, clock_});
+      Eigen::Index held = 0;
+      for (const Entry& e : entries_) {
+        held += e.z.size();
+      }
+      while (entries_.size() > kMaxEntries || held > kMaxDoubles) {
+        const auto oldest = std::min_element(
+            entries_.begin(), entries_.end(),
+            [](const Entry& a, const Entry& b) { return a.last_use < b.last_use; });
+        held -= oldest->z.size();
+        entries_.erase(oldest);
+      }
+    }
+    return z;
+  }
+
+ private:
+  struct Entry {
+    Eigen::Index num_samples;
+    std::uint64_t seed;
+    Eigen::MatrixXd z;
+    std::uint64_t last_use;
+  };
+  static constexpr std::size_t kMaxEntries = 4;
+  static constexpr Eigen::Index kMaxDoubles = Eigen::Index{1} << 22;
+  std::mutex mutex_;
+  std::vector<Entry> entries_;
+  std::uint64_t clock_ = 0;
+};
+
+inline SobolNormalMemo& sobol_normal_memo() {
+  static SobolNormalMemo memo;
+  return memo;
+}
+
+}  // namespace detail
 
 /// Quasi-Monte-Carlo standard normal samples: the first `num_samples` points of the scrambled
 /// Sobol sequence in `dim` dimensions (SobolSequence, seeded with `seed`) mapped coordinate-wise
@@ -23,19 +98,17 @@ namespace bomf {
 /// (n·m) are the same whatever q. The uniform points lie strictly inside (0, 1), so every sample
 /// is finite (|z| ≤ 6.3).
 /// Use a power of two for num_samples to keep the Sobol balance properties.
-/// Cost: O(num_samples · dim) quantiles (Boost.Math erfc⁻¹).
+/// Cost: O(num_samples · dim) quantiles (Boost.Math erfc⁻¹) for a new (num_samples, seed), and
+/// only the new columns' for a wider draw of a known one (see detail::SobolNormalMemo); a
+/// narrower or equal draw of a known one is a copy.
 /// \throws bomf::invalid_argument when num_samples < 0 or dim is outside [1, 3667].
 inline Eigen::MatrixXd sobol_normal_samples(Eigen::Index num_samples, int dim, std::uint64_t seed) {
-  detail::require(num_samples >= 0, "bomf::sobol_normal_samples", "argument 'num_samples' is ",
-                  num_samples, ", expected ≥ 0");
-  SobolSequence sobol(dim, seed, true);
-  Eigen::MatrixXd samples = sobol.draw(num_samples);
-  for (Eigen::Index j = 0; j < samples.cols(); ++j) {
-    for (Eigen::Index i = 0; i < samples.rows(); ++i) {
-      samples(i, j) = normal_quantile(samples(i, j));
-    }
-  }
-  return samples;
+  constexpr const char* where = "bomf::sobol_normal_samples";
+  detail::require(num_samples >= 0, where, "argument 'num_samples' is ", num_samples,
+                  ", expected ≥ 0");
+  detail::require(dim >= 1 && dim <= SobolSequence::max_dimension, where, "argument 'dim' is ", dim,
+                  ", expected in [1, ", SobolSequence::max_dimension, "]");
+  return detail::sobol_normal_memo().get(num_samples, dim, seed);
 }
 
 }  // namespace bomf

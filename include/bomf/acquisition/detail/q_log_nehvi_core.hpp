@@ -13,7 +13,8 @@
 // Daulton et al. (2021) "Parallel Bayesian optimization of multiple noisy objectives with
 // expected hypervolume improvement"; Ament et al. (2023) for the log-space smoothing.
 //
-// Cost per evaluation: O(S · C · (q m + 2^q m q)), C the cells per sample; no allocation.
+// Cost per evaluation: O(S · (D q + C · 2^q m q)), C the cells and D ≤ C·m the distinct lower
+// corner values per sample; no allocation. With q = 1: per cell m fatmin, one exp.
 // The cells are bomf::FastNondominatedPartitioning's (bomf/multi_objective), the smooth
 // functions bomf/math's log_fatplus, fatmin, fatminimum and logdiffexp.
 #pragma once
@@ -33,12 +34,22 @@ namespace bomf::detail {
 /// The cells of every MC sample's box decomposition, flattened: cells offsets[s] ..
 /// offsets[s+1]−1 belong to sample s. Column c of `lower` is cell c's lower corner (m);
 /// `log_length` holds log(min(upper, 1e10) − lower), BoTorch's clamp of infinite uppers.
+/// The lower corners of one sample take few distinct values per objective (the front's
+/// coordinates and the reference point: at most P + 1 for P front points, against O(P^⌊m/2⌋)
+/// cells), and the smoothed log improvement z depends on the cell only through them; so they are
+/// stored once per (sample, objective), `distinct_lower[distinct_offsets[s·m + k] ..
+/// distinct_offsets[s·m + k + 1] − 1]`, and `lower_slot(k, c)` is the index there of
+/// `lower(k, c)`. qnehvi_log_value computes z once per distinct value, not once per cell.
 struct QnehviCellSet {
   std::vector<Eigen::Index> offsets;
   Eigen::MatrixXd lower;
   Eigen::MatrixXd upper;
   Eigen::MatrixXd log_length;
   Eigen::Index max_cells = 0;
+  std::vector<Eigen::Index> distinct_offsets;
+  std::vector<double> distinct_lower;
+  Eigen::Matrix<Eigen::Index, Eigen::Dynamic, Eigen::Dynamic> lower_slot;
+  Eigen::Index max_distinct = 0;  ///< the most distinct lower values of one sample (all k)
 };
 
 /// Builds the cell set from the baseline samples: `samples[k]` is the S × n matrix of
@@ -80,6 +91,30 @@ inline QnehviCellSet qnehvi_build_cells(const std::vector<Eigen::MatrixXd>& samp
   set.lower = Eigen::Map<const Eigen::MatrixXd>(lower.data(), m, C);
   set.upper = Eigen::Map<const Eigen::MatrixXd>(upper.data(), m, C);
   set.log_length = (set.upper.array().min(1e10) - set.lower.array()).log();
+  set.lower_slot.resize(m, C);
+  set.distinct_offsets.reserve(static_cast<std::size_t>(S * m + 1));
+  set.distinct_offsets.push_back(0);
+  std::vector<double> values;
+  for (Eigen::Index s = 0; s < S; ++s) {
+    const Eigen::Index first = set.offsets[s];
+    const Eigen::Index count = set.offsets[s + 1] - first;
+    const auto sample_start = static_cast<Eigen::Index>(set.distinct_lower.size());
+    for (Eigen::Index k = 0; k < m; ++k) {
+      const auto row = set.lower.row(k).segment(first, count);
+      values.assign(row.begin(), row.end());
+      std::sort(values.begin(), values.end());
+      values.erase(std::unique(values.begin(), values.end()), values.end());
+      const auto start = static_cast<Eigen::Index>(set.distinct_lower.size());
+      set.distinct_lower.insert(set.distinct_lower.end(), values.begin(), values.end());
+      for (Eigen::Index c = first; c < first + count; ++c) {
+        const auto it = std::lower_bound(values.begin(), values.end(), set.lower(k, c));
+        set.lower_slot(k, c) = start + static_cast<Eigen::Index>(it - values.begin());
+      }
+      set.distinct_offsets.push_back(static_cast<Eigen::Index>(set.distinct_lower.size()));
+    }
+    set.max_distinct = std::max(
+        set.max_distinct, static_cast<Eigen::Index>(set.distinct_lower.size()) - sample_start);
+  }
   return set;
 }
 
@@ -93,18 +128,49 @@ struct QnehviCoreWorkspace {
   Eigen::MatrixXd sample_grad;      ///< (q·m) × S: ∂v_s/∂Y_s, entry j + q·k
   std::vector<double> subset_grad;  ///< 2^q · m · q: ∂A_{c,S}/∂z_jk of the current cell
   std::vector<double> subset_area;  ///< 2^q: A_{c,S} of the current cell
+  std::vector<double> z;            ///< q per distinct lower value of the current sample: z_jk
+  std::vector<double> dz;           ///< the same layout: ∂z_jk/∂Y_s[j,k]
 
-  void resize(Eigen::Index S, int q, int m) {
+  /// Sizes the buffers for S samples, batch size q, m objectives and `max_distinct` distinct
+  /// lower corner values per sample (QnehviCellSet::max_distinct).
+  void resize(Eigen::Index S, int q, int m, Eigen::Index max_distinct) {
     sample_log.resize(S);
     sample_grad.resize(static_cast<Eigen::Index>(q) * m, S);
     subset_grad.resize((std::size_t{1} << q) * static_cast<std::size_t>(m * q));
     subset_area.resize(std::size_t{1} << q);
+    z.resize(static_cast<std::size_t>(max_distinct * q));
+    dz.resize(static_cast<std::size_t>(max_distinct * q));
   }
 };
 
+/// Adds a cell's log value v to a sample's running log-sum-exp, kept as (run_max, run_sum) with
+/// Σ exp(v_c) = exp(run_max) · run_sum; when the maximum moves, run_sum and the `count` gradient
+/// accumulators in `grad` (used with kGradient) are rescaled. Returns exp(v − run_max), the
+/// weight of v in the new scale. v must not be −∞.
+template <bool kGradient>
+inline double accumulate_log_sum_exp(double v, double& run_max, double& run_sum, double* grad,
+                                     int count) {
+  // exp of an argument below −746 is exactly 0: skipping the call (whose underflow path sets
+  // errno and is slow) changes no bit.
+  if (v > run_max) {
+    const double scale = run_max - v < -746.0 ? 0.0 : std::exp(run_max - v);
+    run_sum *= scale;
+    if constexpr (kGradient) {
+      for (int i = 0; i < count; ++i) {
+        grad[i] *= scale;
+      }
+    }
+    run_max = v;
+  }
+  const double weight = v == run_max ? 1.0 : (v - run_max < -746.0 ? 0.0 : std::exp(v - run_max));
+  run_sum += weight;
+  return weight;
+}
+
 /// Evaluates the log-space smoothed MC hypervolume improvement (see the file comment).
 /// `F[k]` (S × q) holds objective k's samples at the q candidates. With kGradient, writes
-/// ∂value/∂F[k](s, j) into `dF[k]` (pre-sized S × q). `ws` must be resized for (S, q, m).
+/// ∂value/∂F[k](s, j) into `dF[k]` (pre-sized S × q). `ws` must be resized for (S, q, m) and
+/// cells.max_distinct.
 template <bool kGradient>
 double qnehvi_log_value(const QnehviCellSet& cells, const std::vector<Eigen::MatrixXd>& F,
                         double tau_relu, double tau_max, QnehviCoreWorkspace& ws,
@@ -122,6 +188,8 @@ double qnehvi_log_value(const QnehviCellSet& cells, const std::vector<Eigen::Mat
   double x[kQnehviMaxQ];
   double w[kQnehviMaxQ];
   int members[kQnehviMaxQ];
+  double* zs = ws.z.data();
+  double* dzs = ws.dz.data();
 
   for (Eigen::Index s = 0; s < S; ++s) {
     double run_max = ninf;
@@ -131,14 +199,56 @@ double qnehvi_log_value(const QnehviCellSet& cells, const std::vector<Eigen::Mat
         grad[i] = 0.0;
       }
     }
-    for (Eigen::Index c = cells.offsets[s]; c < cells.offsets[s + 1]; ++c) {
-      for (int k = 0; k < m; ++k) {
-        const double lo = cells.lower(k, c);
+    // z_jk for every distinct lower value of this sample (see QnehviCellSet).
+    const Eigen::Index base = cells.distinct_offsets[static_cast<std::size_t>(s * m)];
+    for (int k = 0; k < m; ++k) {
+      const auto first = cells.distinct_offsets[static_cast<std::size_t>(s * m + k)];
+      const auto last = cells.distinct_offsets[static_cast<std::size_t>(s * m + k + 1)];
+      for (Eigen::Index u = first; u < last; ++u) {
+        const double lo = cells.distinct_lower[static_cast<std::size_t>(u)];
+        const auto at = static_cast<std::size_t>((u - base) * q);
         for (int j = 0; j < q; ++j) {
           const ValueAndDerivative lf = log_fatplus_with_derivative(F[k](s, j) - lo, tau_relu);
-          z[j][k] = lf.value;
+          zs[at + static_cast<std::size_t>(j)] = lf.value;
           if constexpr (kGradient) {
-            dz[j][k] = lf.derivative;
+            dzs[at + static_cast<std::size_t>(j)] = lf.derivative;
+          }
+        }
+      }
+    }
+    for (Eigen::Index c = cells.offsets[s]; c < cells.offsets[s + 1]; ++c) {
+      if (q == 1) {
+        // One candidate: the only subset is {1}, so v_c = A_c = Σ_k fatmin(z_k, λ_ck) exactly
+        // (the inclusion–exclusion of the general path adds log 1 = 0 and log1mexp(−∞) = −0).
+        double a_total = 0.0;
+        double d_area[kQnehviMaxM];
+        for (int k = 0; k < m; ++k) {
+          const auto at = static_cast<std::size_t>(cells.lower_slot(k, c) - base);
+          const ValueAndPartials area_k =
+              fatminimum_with_partials(zs[at], cells.log_length(k, c), tau_max);
+          a_total += area_k.value;
+          if constexpr (kGradient) {
+            d_area[k] = area_k.d_a;
+            dz[0][k] = dzs[at];
+          }
+        }
+        if (a_total == ninf) {
+          continue;
+        }
+        const double weight = accumulate_log_sum_exp<kGradient>(a_total, run_max, run_sum, grad, m);
+        if constexpr (kGradient) {
+          for (int k = 0; k < m; ++k) {
+            grad[k] += weight * d_area[k] * dz[0][k];
+          }
+        }
+        continue;
+      }
+      for (int k = 0; k < m; ++k) {
+        const auto at = static_cast<std::size_t>((cells.lower_slot(k, c) - base) * q);
+        for (int j = 0; j < q; ++j) {
+          z[j][k] = zs[at + static_cast<std::size_t>(j)];
+          if constexpr (kGradient) {
+            dz[j][k] = dzs[at + static_cast<std::size_t>(j)];
           }
         }
       }
@@ -204,18 +314,7 @@ double qnehvi_log_value(const QnehviCellSet& cells, const std::vector<Eigen::Mat
       if (v == ninf) {
         continue;
       }
-      if (v > run_max) {
-        const double scale = std::exp(run_max - v);
-        run_sum *= scale;
-        if constexpr (kGradient) {
-          for (int i = 0; i < q * m; ++i) {
-            grad[i] *= scale;
-          }
-        }
-        run_max = v;
-      }
-      const double weight = v == run_max ? 1.0 : std::exp(v - run_max);
-      run_sum += weight;
+      const double weight = accumulate_log_sum_exp<kGradient>(v, run_max, run_sum, grad, q * m);
       if constexpr (kGradient) {
         // ∂v_c/∂A_{c,S} = ±exp(A_{c,S} − v_c); weighted by exp(v_c − run_max).
         for (unsigned mask = 1; mask < num_subsets; ++mask) {

@@ -21,6 +21,7 @@
 #include <limits>
 
 #include "bomf/core/error.hpp"
+#include "bomf/gp/kernel_traits.hpp"
 
 namespace bomf::detail {
 
@@ -138,9 +139,12 @@ struct QnehviObjectiveState {
     for (Eigen::Index j = 0; j < b.cols(); ++j) {
       for (Eigen::Index i = 0; i < a.cols(); ++i) {
         const double r2 = (a.col(i) - b.col(j)).squaredNorm();
-        k(i, j) = s * Kernel::value(r2);
         if (dk != nullptr) {
-          (*dk)(i, j) = s * Kernel::derivative(r2);
+          const ValueAndDerivative kappa = kernel_value_and_derivative<Kernel>(r2);
+          k(i, j) = s * kappa.value;
+          (*dk)(i, j) = s * kappa.derivative;
+        } else {
+          k(i, j) = s * Kernel::value(r2);
         }
       }
     }

@@ -258,6 +258,7 @@ inline nlohmann::json FusionSearch::settings_json() const {
                     {"include_barycentre", o.include_barycentre},
                     {"num_near_best", o.num_near_best},
                     {"near_best_sigma", o.near_best_sigma},
+                    {"num_face_points", o.num_face_points},
                     {"refiner", static_cast<int>(o.refiner)},
                     {"refine_max_iterations", o.refine.max_iterations},
                     {"refine_max_evaluations", o.refine.max_evaluations}};

@@ -1,0 +1,73 @@
+// bomf::detail::parallel_for: every task runs exactly once, worker indices stay in range,
+// the first exception reaches the caller after all workers stopped, one thread is a plain loop.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "bomf/core/parallel.hpp"
+
+namespace {
+
+TEST(ParallelFor, RunsEveryTaskOnceOnAtMostTheRequestedWorkers) {
+  for (int threads : {1, 2, 3, 8}) {
+    for (Eigen::Index tasks : {0, 1, 2, 7, 100}) {
+      std::vector<std::atomic<int>> runs(static_cast<std::size_t>(tasks));
+      std::atomic<int> bad_worker{0};
+      const int workers = bomf::detail::parallel_workers(threads, tasks);
+      EXPECT_GE(workers, 1);
+      EXPECT_LE(workers, std::max<int>(1, static_cast<int>(std::min<Eigen::Index>(threads, tasks))));
+      bomf::detail::parallel_for(threads, tasks, [&](int worker, Eigen::Index i) {
+        if (worker < 0 || worker >= workers)
+          ++bad_worker;
+        ++runs[static_cast<std::size_t>(i)];
+      });
+      EXPECT_EQ(bad_worker.load(), 0);
+      for (const auto& r : runs)
+        EXPECT_EQ(r.load(), 1) << threads << " threads, " << tasks << " tasks";
+    }
+  }
+}
+
+TEST(ParallelFor, OneWorkerRunsInOrderOnTheCallingThread) {
+  std::vector<Eigen::Index> order;
+  const auto caller = std::this_thread::get_id();
+  bool same_thread = true;
+  bomf::detail::parallel_for(1, 5, [&](int worker, Eigen::Index i) {
+    EXPECT_EQ(worker, 0);
+    same_thread = same_thread && std::this_thread::get_id() == caller;
+    order.push_back(i);
+  });
+  EXPECT_TRUE(same_thread);
+  EXPECT_EQ(order, (std::vector<Eigen::Index>{0, 1, 2, 3, 4}));
+}
+
+TEST(ParallelFor, RethrowsTheFirstExceptionAfterEveryWorkerStopped) {
+  for (int threads : {1, 4}) {
+    std::atomic<int> running{0};
+    std::atomic<int> after_failure{0};
+    std::atomic<bool> failed{false};
+    try {
+      bomf::detail::parallel_for(threads, 1000, [&](int, Eigen::Index i) {
+        ++running;
+        if (failed.load())
+          ++after_failure;  // a task already taken when the failure happened may still run
+        if (i == 10) {
+          failed = true;
+          --running;
+          throw std::runtime_error("task 10 failed");
+        }
+        --running;
+      });
+      ADD_FAILURE() << "no exception with " << threads << " threads";
+    } catch (const std::runtime_error& e) {
+      EXPECT_STREQ(e.what(), "task 10 failed");
+    }
+    EXPECT_EQ(running.load(), 0);  // nothing still runs once parallel_for has returned
+    EXPECT_LE(after_failure.load(), threads);  // at most one task per worker after the failure
+  }
+}
+
+}  // namespace
