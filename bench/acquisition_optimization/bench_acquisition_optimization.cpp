@@ -10,7 +10,7 @@
 // cpu_s: process CPU seconds per iteration) and give the ratio to BoTorch's medians measured on
 // an idle machine of this kind with 2 threads (speedup_wall vs `median.total_s`, speedup_cpu vs
 // `median.total_cpu_s`; the numbers are copied from tests/data/mobo_timing.json `summary`).
-// `threads` is GpFitOptions::num_threads and SimplexOptimizerOptions::num_threads (BoTorch's
+// `threads` is GpFitOptions::, QLogNehviOptions:: and SimplexOptimizerOptions::num_threads (BoTorch's
 // figures are with 2 torch threads); the results are bit-identical for 1 and 2.
 #include <benchmark/benchmark.h>
 
@@ -70,6 +70,7 @@ void BM_MoboIterationQLogNehvi(benchmark::State& state) {
   bomf::QLogNehviOptions acq_options;
   acq_options.num_samples = 128;
   acq_options.prune_baseline = true;
+  acq_options.num_threads = threads;
   bomf::SimplexOptimizerOptions opt;
   opt.raw_samples = 512;
   opt.num_restarts = 10;

@@ -134,6 +134,7 @@ TEST(FusionSearch, TwoThreadsProposeBitIdenticalDeltas) {
     FusionSearchOptions options = fast_fusion_options(3, 5, 8);
     options.fit.num_threads = threads;
     options.optimizer.num_threads = threads;
+    options.acquisition.num_threads = threads;
     bomf::FusionSummary summary;
     bomf::solve(options, problem, &summary);
     std::vector<VectorXd> deltas;
@@ -367,6 +368,10 @@ TEST(FusionSearch, BadInputIsRefusedWithClearMessages) {
   o.optimizer.num_threads = 0;
   EXPECT_MESSAGE(message_of([&] { bomf::solve(o, problem); }),
                  "optimizer.num_threads is 0, expected >= 1");
+  o = FusionSearchOptions();
+  o.acquisition.num_threads = -1;
+  EXPECT_MESSAGE(message_of([&] { bomf::solve(o, problem); }),
+                 "acquisition.num_threads is -1, expected >= 1");
   o = FusionSearchOptions();
   o.fit.num_threads = 0;
   EXPECT_MESSAGE(message_of([&] { bomf::solve(o, problem); }),

@@ -465,6 +465,33 @@ TEST(QLogNehviPruning, DropsPointsThatCannotBeParetoOptimal) {
   EXPECT_EQ(capped.baseline().rows(), 2);
 }
 
+TEST(QLogNehviPruning, KeepsTheSamePointsOnAnyNumberOfThreadsAndDropsThoseBelowTheReference) {
+  for (const int m : {2, 3}) {
+    Problem p = random_problem(m, 40, 3, 21U + static_cast<unsigned>(m));
+    // A reference point in the middle of the data: many points are never above it.
+    Eigen::MatrixXd Y(p.X_baseline.rows(), m);
+    for (int k = 0; k < m; ++k)
+      Y.col(k) = p.models[static_cast<std::size_t>(k)].train_targets();
+    p.ref_point = 0.5 * (Y.colwise().minCoeff() + Y.colwise().maxCoeff()).transpose();
+    bomf::QLogNehviOptions options;
+    options.prune_baseline = true;
+    options.prune_num_samples = 1000;  // not a multiple of the 128-sample blocks
+    const Acqf serial(p.models, p.X_baseline, p.ref_point, options);
+    EXPECT_LT(serial.baseline().rows(), p.X_baseline.rows()) << m;
+    EXPECT_GT(serial.baseline().rows(), 0) << m;
+    for (const int threads : {2, 3, 16}) {
+      options.num_threads = threads;
+      const Acqf parallel(p.models, p.X_baseline, p.ref_point, options);
+      EXPECT_EQ(parallel.baseline(), serial.baseline()) << m << " " << threads;
+      EXPECT_EQ(parallel.num_cells(), serial.num_cells());
+    }
+  }
+  bomf::QLogNehviOptions bad;
+  bad.num_threads = 0;
+  const Problem p = random_problem(2, 5, 2, 3U);
+  EXPECT_THROW(Acqf(p.models, p.X_baseline, p.ref_point, bad), bomf::invalid_argument);
+}
+
 TEST(QLogNehviPruning, EmptyBaselineIsExpectedHypervolumeImprovementOverTheReference) {
   const Problem p = random_problem(2, 6, 2, 15U);
   Acqf acqf(p.models, Eigen::MatrixXd(0, 2), p.ref_point);

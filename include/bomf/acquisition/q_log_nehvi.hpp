@@ -44,6 +44,7 @@
 #include "bomf/acquisition/detail/q_log_nehvi_posterior.hpp"
 #include "bomf/core/checks.hpp"
 #include "bomf/core/error.hpp"
+#include "bomf/core/parallel.hpp"
 #include "bomf/gp/exact_gp.hpp"
 #include "bomf/gp/model_list_gp.hpp"
 #include "bomf/multi_objective/pareto.hpp"
@@ -69,6 +70,10 @@ struct QLogNehviOptions {
   Eigen::Index prune_num_samples = 2048;
   /// At most ceil(prune_max_frac · n) baseline points are kept, the most probable first.
   double prune_max_frac = 1.0;
+  /// Threads for the pruning's per-sample Pareto sweeps (≥ 1); the pruned set is the same
+  /// whatever the number. Evaluation is single-threaded (one object per thread: the optimizers'
+  /// num_threads copy it).
+  int num_threads = 1;
   /// Optional injected base samples for the baseline: S × (n_b · m), column i·m + k is
   /// objective k at baseline point i (BoTorch's `base_samples[s, i, k]` flattened row-major).
   /// Empty: drawn from the scrambled Sobol sequence (bomf::sobol_normal_samples). Incompatible
@@ -133,6 +138,8 @@ class QLogNoisyExpectedHypervolumeImprovement {
                     "options.prune_max_frac is ", options.prune_max_frac, ", expected in (0, 1]");
     detail::require(options.prune_num_samples >= 1, where, "options.prune_num_samples is ",
                     options.prune_num_samples, ", expected ≥ 1");
+    detail::require(options.num_threads >= 1, where, "options.num_threads is ",
+                    options.num_threads, ", expected ≥ 1");
     const bool injected = options.base_samples_baseline.size() > 0;
     detail::require(!(injected && options.prune_baseline), where,
                     "options.base_samples_baseline cannot be combined with prune_baseline (the "
@@ -168,7 +175,7 @@ class QLogNoisyExpectedHypervolumeImprovement {
       z_base = sobol_normal_samples(S, static_cast<int>(nb * m), options.seed);
     }
     std::vector<Eigen::MatrixXd> baseline_samples(static_cast<std::size_t>(m));
-    for (Eigen::Index k = 0; k < m; ++k) {
+    detail::parallel_for(options.num_threads, m, [&](int, Eigen::Index k) {
       auto& obj = objectives_[static_cast<std::size_t>(k)];
       set_baseline(obj, baseline_);
       obj.Z_b.resize(S, nb);
@@ -178,7 +185,7 @@ class QLogNoisyExpectedHypervolumeImprovement {
       Eigen::MatrixXd f = obj.Z_b * obj.L_bb.transpose();
       f.rowwise() += obj.mean_b.transpose();
       baseline_samples[static_cast<std::size_t>(k)] = std::move(f);
-    }
+    });
     baseline_samples_ = baseline_samples;
     cells_ = detail::qnehvi_build_cells(baseline_samples, ref_point_);
     injected_new_.resize(detail::kQnehviMaxQ + 1);
@@ -334,7 +341,7 @@ class QLogNoisyExpectedHypervolumeImprovement {
     const Eigen::MatrixXd z =
         sobol_normal_samples(S, static_cast<int>(n * m), options_.seed ^ 0x9E3779B97F4A7C15ULL);
     std::vector<Eigen::MatrixXd> f(static_cast<std::size_t>(m));
-    for (Eigen::Index k = 0; k < m; ++k) {
+    detail::parallel_for(options_.num_threads, m, [&](int, Eigen::Index k) {
       State tmp;
       tmp.gp = objectives_[static_cast<std::size_t>(k)].gp;
       set_baseline(tmp, X);
@@ -344,27 +351,52 @@ class QLogNoisyExpectedHypervolumeImprovement {
       }
       f[static_cast<std::size_t>(k)] = zk * tmp.L_bb.transpose();
       f[static_cast<std::size_t>(k)].rowwise() += tmp.mean_b.transpose();
-    }
+    });
     // Per sample: the points above the reference point that no other point dominates (equal
-    // points do not dominate each other), found by the sorted sweep of
-    // detail::non_dominated_mask_flat in O(n log n + n·F·m) instead of comparing all pairs.
-    Eigen::VectorXd counts = Eigen::VectorXd::Zero(n);
-    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> Y(n, m);
-    std::vector<char> mask;
-    std::vector<int> order;
-    std::vector<int> front;
-    for (Eigen::Index s = 0; s < S; ++s) {
-      for (Eigen::Index k = 0; k < m; ++k) {
-        Y.col(k) = f[static_cast<std::size_t>(k)].row(s).transpose();
-      }
-      detail::non_dominated_mask_flat(Y.data(), static_cast<int>(n), static_cast<int>(m), false,
-                                      mask, order, front);
-      for (Eigen::Index i = 0; i < n; ++i) {
-        if (mask[static_cast<std::size_t>(i)] != 0 &&
-            (Y.row(i).transpose().array() > ref_point_.array()).all()) {
-          counts(i) += 1.0;
+    // points do not dominate each other). A point that dominates one above the reference point
+    // is above it too, so the sweep (detail::non_dominated_mask_flat, O(a log a + a·F·m) for the
+    // a points above) runs on those points only. Samples are split into fixed blocks whose
+    // integer counts are summed in block order: the same counts on any number of threads.
+    constexpr Eigen::Index kBlock = 128;
+    const Eigen::Index num_blocks = (S + kBlock - 1) / kBlock;
+    std::vector<Eigen::VectorXd> block_counts(static_cast<std::size_t>(num_blocks));
+    detail::parallel_for(options_.num_threads, num_blocks, [&](int, Eigen::Index b) {
+      Eigen::VectorXd c = Eigen::VectorXd::Zero(n);
+      Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> above(n, m);
+      std::vector<Eigen::Index> index;
+      index.reserve(static_cast<std::size_t>(n));
+      std::vector<char> mask;
+      std::vector<int> order;
+      std::vector<int> front;
+      for (Eigen::Index s = b * kBlock; s < std::min(S, (b + 1) * kBlock); ++s) {
+        index.clear();
+        for (Eigen::Index i = 0; i < n; ++i) {
+          bool is_above = true;
+          for (Eigen::Index k = 0; k < m && is_above; ++k) {
+            is_above = f[static_cast<std::size_t>(k)](s, i) > ref_point_(k);
+          }
+          if (is_above) {
+            for (Eigen::Index k = 0; k < m; ++k) {
+              above(static_cast<Eigen::Index>(index.size()), k) =
+                  f[static_cast<std::size_t>(k)](s, i);
+            }
+            index.push_back(i);
+          }
+        }
+        const auto a = static_cast<int>(index.size());
+        detail::non_dominated_mask_flat(above.data(), a, static_cast<int>(m), false, mask, order,
+                                        front);
+        for (int r = 0; r < a; ++r) {
+          if (mask[static_cast<std::size_t>(r)] != 0) {
+            c(index[static_cast<std::size_t>(r)]) += 1.0;
+          }
         }
       }
+      block_counts[static_cast<std::size_t>(b)] = std::move(c);
+    });
+    Eigen::VectorXd counts = Eigen::VectorXd::Zero(n);
+    for (const Eigen::VectorXd& c : block_counts) {
+      counts += c;
     }
     std::vector<Eigen::Index> keep;
     for (Eigen::Index i = 0; i < n; ++i) {

@@ -102,6 +102,9 @@ struct MultiObjectiveSearchOptions {
       return detail::concat("fit.max_iterations is ", fit.max_iterations, ", expected >= 1");
     if (fit.num_threads < 1)
       return detail::concat("fit.num_threads is ", fit.num_threads, ", expected >= 1");
+    if (acquisition.num_threads < 1)
+      return detail::concat("acquisition.num_threads is ", acquisition.num_threads,
+                            ", expected >= 1");
     if (acquisition.num_samples < 1)
       return detail::concat("acquisition.num_samples is ", acquisition.num_samples,
                             ", expected >= 1");
