@@ -18,7 +18,8 @@ TEST(ParallelFor, RunsEveryTaskOnceOnAtMostTheRequestedWorkers) {
       std::atomic<int> bad_worker{0};
       const int workers = bomf::detail::parallel_workers(threads, tasks);
       EXPECT_GE(workers, 1);
-      EXPECT_LE(workers, std::max<int>(1, static_cast<int>(std::min<Eigen::Index>(threads, tasks))));
+      EXPECT_LE(workers,
+                std::max<int>(1, static_cast<int>(std::min<Eigen::Index>(threads, tasks))));
       bomf::detail::parallel_for(threads, tasks, [&](int worker, Eigen::Index i) {
         if (worker < 0 || worker >= workers)
           ++bad_worker;
@@ -65,7 +66,7 @@ TEST(ParallelFor, RethrowsTheFirstExceptionAfterEveryWorkerStopped) {
     } catch (const std::runtime_error& e) {
       EXPECT_STREQ(e.what(), "task 10 failed");
     }
-    EXPECT_EQ(running.load(), 0);  // nothing still runs once parallel_for has returned
+    EXPECT_EQ(running.load(), 0);              // nothing still runs once parallel_for has returned
     EXPECT_LE(after_failure.load(), threads);  // at most one task per worker after the failure
   }
 }

@@ -3,12 +3,12 @@
 // be copied is refused with a clear message when threads are asked for; invalid counts rejected.
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <random>
 #include <string>
 
 #include "bomf/optim/maximize_in_box.hpp"
 #include "bomf/optim/maximize_on_simplex.hpp"
+#include "support/error_message.hpp"
 #include "support/optim_test_functions.hpp"
 
 namespace {
@@ -51,15 +51,6 @@ struct NotCopyable {
   }
 };
 
-std::string message_of(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const bomf::invalid_argument& e) {
-    return e.what();
-  }
-  return "(no bomf::invalid_argument)";
-}
-
 TEST(MaximizeOnSimplexThreads, ResultsAreBitIdenticalForAnyNumberOfThreads) {
   for (const Index n : {3, 15, 40}) {
     std::mt19937_64 rng(static_cast<std::uint64_t>(n));
@@ -96,11 +87,13 @@ TEST(MaximizeOnSimplexThreads, RefusesAnObjectiveThatCannotBeCopied) {
   options.num_restarts = 2;
   EXPECT_NEAR(bomf::maximize_on_simplex(f, simplex, options).value, -0.25, 1e-9);  // 1 thread
   options.num_threads = 2;
-  const std::string message = message_of([&] { bomf::maximize_on_simplex(f, simplex, options); });
+  const std::string message =
+      bomf::test::error_message([&] { bomf::maximize_on_simplex(f, simplex, options); });
   EXPECT_NE(message.find("bomf::maximize_on_simplex"), std::string::npos) << message;
   EXPECT_NE(message.find("not copy-constructible"), std::string::npos) << message;
   options.num_threads = 0;
-  const std::string invalid = message_of([&] { bomf::maximize_on_simplex(f, simplex, options); });
+  const std::string invalid =
+      bomf::test::error_message([&] { bomf::maximize_on_simplex(f, simplex, options); });
   EXPECT_NE(invalid.find("num_threads is 0, expected >= 1"), std::string::npos) << invalid;
 }
 
@@ -155,11 +148,13 @@ TEST(MaximizeInBoxThreads, RefusesAnObjectiveThatCannotBeCopiedAndInvalidCounts)
   options.num_restarts = 2;
   EXPECT_NEAR(bomf::maximize_in_box(f, space, options).value, 0.0, 1e-9);
   options.num_threads = 2;
-  const std::string message = message_of([&] { bomf::maximize_in_box(f, space, options); });
+  const std::string message =
+      bomf::test::error_message([&] { bomf::maximize_in_box(f, space, options); });
   EXPECT_NE(message.find("bomf::maximize_in_box"), std::string::npos) << message;
   EXPECT_NE(message.find("not copy-constructible"), std::string::npos) << message;
   options.num_threads = -3;
-  const std::string invalid = message_of([&] { bomf::maximize_in_box(f, space, options); });
+  const std::string invalid =
+      bomf::test::error_message([&] { bomf::maximize_in_box(f, space, options); });
   EXPECT_NE(invalid.find("num_threads is -3, expected >= 1"), std::string::npos) << invalid;
 }
 

@@ -138,8 +138,8 @@ class QLogNoisyExpectedHypervolumeImprovement {
                     "options.prune_max_frac is ", options.prune_max_frac, ", expected in (0, 1]");
     detail::require(options.prune_num_samples >= 1, where, "options.prune_num_samples is ",
                     options.prune_num_samples, ", expected ≥ 1");
-    detail::require(options.num_threads >= 1, where, "options.num_threads is ",
-                    options.num_threads, ", expected ≥ 1");
+    detail::require(options.num_threads >= 1, where, "options.num_threads is ", options.num_threads,
+                    ", expected ≥ 1");
     const bool injected = options.base_samples_baseline.size() > 0;
     detail::require(!(injected && options.prune_baseline), where,
                     "options.base_samples_baseline cannot be combined with prune_baseline (the "

@@ -214,9 +214,8 @@ SimplexOptimizerResult maximize_on_simplex(F& f, const Simplex& simplex,
   const int workers = detail::parallel_workers(
       options.num_threads, std::max(result.raw_candidates.rows(), options.num_restarts));
   detail::ObjectivePerWorker<F> fs(f, workers, "bomf::maximize_on_simplex");
-  result.raw_values = detail::evaluate_values_parallel(fs, result.raw_candidates,
-                                                       result.value_evaluations, workers,
-                                                       "bomf::maximize_on_simplex");
+  result.raw_values = detail::evaluate_values_parallel(
+      fs, result.raw_candidates, result.value_evaluations, workers, "bomf::maximize_on_simplex");
   std::mt19937_64 rng(options.seed ^ 0xd1b54a32d192ed03ULL);
   result.restart_indices =
       select_restarts(result.raw_values, options.num_restarts, options.eta, rng);

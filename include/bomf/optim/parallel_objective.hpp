@@ -76,8 +76,8 @@ Eigen::VectorXd evaluate_values_parallel(ObjectivePerWorker<F>& fs, const Eigen:
     long ignored = 0;
     Eigen::VectorXd part =
         evaluate_values(fs(worker), Eigen::MatrixXd(X.middleRows(first, rows)), ignored);
-    require(part.size() == rows, where, "the objective's batch_values returned ",
-            part.size(), " values for ", rows, " points");
+    require(part.size() == rows, where, "the objective's batch_values returned ", part.size(),
+            " values for ", rows, " points");
     parts[static_cast<std::size_t>(b)] = std::move(part);
   });
   calls += static_cast<long>(X.rows());
