@@ -1,4 +1,4 @@
-// Test problems shared by the driver tests (tests/drivers/) and benchmark (bench/drivers/).
+// Test problems shared by the driver tests (tests/drivers/, tests/drivers_torch/).
 #pragma once
 
 #include <Eigen/Core>
@@ -9,6 +9,7 @@
 
 #include "bomf/drivers/fusion_problem.hpp"
 #include "bomf/drivers/fusion_search.hpp"
+#include "support/error_message.hpp"
 
 namespace bomf::test {
 
@@ -16,12 +17,7 @@ namespace bomf::test {
 /// that error messages name the argument, the value and what was expected).
 template <class Exception = bomf::invalid_argument, class F>
 std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const Exception& e) {
-    return e.what();
-  }
-  return "no exception of the expected type thrown";
+  return error_message<Exception>(std::forward<F>(f));
 }
 
 /// GoogleTest check that the message `text` contains `fragment`.
