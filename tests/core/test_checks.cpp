@@ -6,16 +6,12 @@
 
 #include "bomf/core/checks.hpp"
 #include "bomf/version.hpp"
+#include "support/error_message.hpp"
 
 namespace {
 
 std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const bomf::invalid_argument& e) {
-    return e.what();
-  }
-  return "";
+  return bomf::test::error_message<bomf::invalid_argument>(f);
 }
 
 TEST(Checks, FiniteMatrixPasses) {

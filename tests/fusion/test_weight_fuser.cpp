@@ -17,6 +17,7 @@
 #include "bomf/fusion/fuse_kernel.hpp"
 #include "bomf/fusion/weight_fuser.hpp"
 #include "fusion_test_util.hpp"
+#include "support/error_message.hpp"
 
 // Counts heap allocations while `g_counting` is set, to check that fuse() does not allocate.
 // (GCC flags malloc/free inside replaced operator new/delete as mismatched once they are
@@ -171,12 +172,7 @@ TEST(WeightFuser, NonContiguousMembersAreFusedInLogicalOrder) {
 }
 
 std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const invalid_argument& e) {
-    return e.what();
-  }
-  return "<no exception>";
+  return bomf::test::error_message<bomf::invalid_argument>(f);
 }
 
 TEST(WeightFuser, MismatchErrorsNameTheTensorAndBothShapesOrDtypes) {

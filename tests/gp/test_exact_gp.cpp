@@ -10,18 +10,14 @@
 #include <string>
 
 #include "bomf/gp/gp.hpp"
+#include "support/error_message.hpp"
 
 namespace {
 
 using Gp = bomf::ExactGP<bomf::Matern52Kernel>;
 
 std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const bomf::invalid_argument& e) {
-    return e.what();
-  }
-  return "";
+  return bomf::test::error_message<bomf::invalid_argument>(f);
 }
 
 struct Data {

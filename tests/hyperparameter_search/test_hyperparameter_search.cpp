@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bomf/drivers/hyperparameter_search.hpp"
+#include "support/error_message.hpp"
 #include "synthetic_training.hpp"
 
 namespace {
@@ -25,12 +26,7 @@ using bomf::TrainingContext;
 using bomf::TrainingTrajectory;
 
 std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
+  return bomf::test::error_message<std::exception>(f);
 }
 
 TEST(ScoreTrajectory, BestSignAdjustedScaledSumAlongTheRun) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bomf/drivers/member_selection.hpp"
+#include "support/error_message.hpp"
 
 namespace {
 
@@ -18,12 +19,7 @@ using bomf::select_member_steps;
 using Steps = std::vector<long long>;
 
 std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const bomf::invalid_argument& e) {
-    return e.what();
-  }
-  return "(no exception)";
+  return bomf::test::error_message<std::exception>(f);
 }
 
 TEST(MemberSelection, PaperDefaultOnAThousandSteps) {

@@ -9,6 +9,7 @@
 
 #include "bomf/drivers/hyperparameter_search.hpp"
 #include "bomf/drivers/training_problem.hpp"
+#include "support/error_message.hpp"
 #include "synthetic_training.hpp"
 
 namespace {
@@ -19,12 +20,7 @@ using bomf::TrainingContext;
 using bomf::TrainingTrajectory;
 
 std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const bomf::invalid_argument& e) {
-    return e.what();
-  }
-  return "(no exception)";
+  return bomf::test::error_message<std::exception>(f);
 }
 
 SearchSpace mixed_space() {
