@@ -10,8 +10,8 @@
 // cpu_s: process CPU seconds per iteration) and give the ratio to BoTorch's medians measured on
 // an idle machine of this kind with 2 threads (speedup_wall vs `median.total_s`, speedup_cpu vs
 // `median.total_cpu_s`; the numbers are copied from tests/data/mobo_timing.json `summary`).
-// `threads` is GpFitOptions::, QLogNehviOptions:: and SimplexOptimizerOptions::num_threads (BoTorch's
-// figures are with 2 torch threads); the results are bit-identical for 1 and 2.
+// `threads` is GpFitOptions::, QLogNehviOptions:: and SimplexOptimizerOptions::num_threads
+// (BoTorch's figures are with 2 torch threads); the results are bit-identical for 1 and 2.
 #include <benchmark/benchmark.h>
 
 #include <Eigen/Core>

@@ -12,7 +12,6 @@
 
 #include <Eigen/Core>
 #include <algorithm>
-#include <optional>
 #include <type_traits>
 #include <utility>
 #include <vector>

@@ -17,6 +17,23 @@
 
 namespace bomf {
 
+namespace detail {
+
+/// Sorts the k − 1 numbers in `u` (in [0, 1]) and writes their k spacings 0 = v_0 ≤ v_1 ≤ … ≤
+/// v_{k−1} ≤ v_k = 1, w_i = v_{i+1} − v_i, into `w` (k entries): uniform points of (0,1)^{k−1}
+/// become uniform Dirichlet(1, …, 1) points (Devroye 1986, V.2). No allocation.
+inline void sorted_spacings(std::vector<double>& u, double* w) {
+  std::sort(u.begin(), u.end());
+  double previous = 0.0;
+  for (std::size_t i = 0; i < u.size(); ++i) {
+    w[i] = u[i] - previous;
+    previous = u[i];
+  }
+  w[u.size()] = 1.0 - previous;
+}
+
+}  // namespace detail
+
 /// `n` quasi-random points on Δ (rows of the returned n × N matrix), low-discrepancy and
 /// uniform in distribution on the plain simplex.
 ///
@@ -50,13 +67,7 @@ inline Eigen::MatrixXd sobol_simplex_points(const Simplex& simplex, Eigen::Index
     for (Eigen::Index j = 0; j < k; ++j) {
       u[static_cast<std::size_t>(j)] = quasi_random(row, j);
     }
-    std::sort(u.begin(), u.end());
-    double previous = 0.0;
-    for (Eigen::Index i = 0; i < k; ++i) {
-      point(i) = u[static_cast<std::size_t>(i)] - previous;
-      previous = u[static_cast<std::size_t>(i)];
-    }
-    point(k) = 1.0 - previous;
+    detail::sorted_spacings(u, point.data());
     if (simplex.has_bounds()) {
       point = (simplex.lower() + free_mass * point).eval();
     }
@@ -118,6 +129,7 @@ inline Eigen::MatrixXd face_simplex_points(const Simplex& simplex, Eigen::Index 
   Eigen::MatrixXd points = Eigen::MatrixXd::Zero(n, dim);
   std::vector<Eigen::Index> order(static_cast<std::size_t>(dim));
   std::vector<double> cuts;
+  std::vector<double> weights;
   Eigen::VectorXd point(dim);
   for (Eigen::Index row = 0; row < n; ++row) {
     const Eigen::Index k = 2 + row % (widest - 1);
@@ -133,14 +145,12 @@ inline Eigen::MatrixXd face_simplex_points(const Simplex& simplex, Eigen::Index 
     for (double& c : cuts) {
       c = detail::uniform01(rng);
     }
-    std::sort(cuts.begin(), cuts.end());
+    weights.resize(static_cast<std::size_t>(k));
+    detail::sorted_spacings(cuts, weights.data());
     point.setZero();
-    double previous = 0.0;
-    for (Eigen::Index i = 0; i + 1 < k; ++i) {
-      point(order[static_cast<std::size_t>(i)]) = cuts[static_cast<std::size_t>(i)] - previous;
-      previous = cuts[static_cast<std::size_t>(i)];
+    for (Eigen::Index i = 0; i < k; ++i) {
+      point(order[static_cast<std::size_t>(i)]) = weights[static_cast<std::size_t>(i)];
     }
-    point(order[static_cast<std::size_t>(k - 1)]) = 1.0 - previous;
     points.row(row) = simplex.project(point).transpose();
   }
   return points;
