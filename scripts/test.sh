@@ -6,7 +6,9 @@
 #   3. builds and runs the libtorch-free tests under ASan + UBSan (`asan` preset),
 #   4. runs every benchmark once, briefly (scripts/bench-smoke.sh),
 #   5. fuzzes the safetensors parser for a short while (scripts/fuzz-safetensors.sh),
-#   6. runs the full ctest suite last, so its summary closes the output.
+#   6. builds the GPU check that device sessions run (scripts/gpu-check.sh; without a GPU its
+#      tests skip), when nvcc is there,
+#   7. runs the full ctest suite last, so its summary closes the output.
 # Environment: BOMF_JOBS (parallel jobs, default nproc), BOMF_SKIP_ASAN=1, BOMF_SKIP_BENCH=1,
 # BOMF_SKIP_FUZZ=1 to leave a step out locally.
 set -euo pipefail
@@ -39,6 +41,12 @@ fi
 if [[ ${BOMF_SKIP_FUZZ:-0} != 1 && -x scripts/fuzz-safetensors.sh ]]; then
   step "safetensors parser fuzzing"
   scripts/fuzz-safetensors.sh
+fi
+
+if [[ -x /usr/local/cuda/bin/nvcc ]] || command -v nvcc >/dev/null; then
+  step "GPU check script (scripts/gpu-check.sh)"
+  scripts/gpu-check.sh --prepare
+  scripts/gpu-check.sh
 fi
 
 step "full test suite (preset ci)"

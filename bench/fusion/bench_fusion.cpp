@@ -156,13 +156,17 @@ StreamArrays& stream_arrays() {
   return arrays;
 }
 
-void BM_StreamTriad(benchmark::State& state) {
+/// Triad, recorded under `key`: once per thread count (kind "triad") and again right before each
+/// fusion measurement (kind "triad_next_to", with that measurement's dtype and size), because on
+/// a shared machine the bandwidth available drifts over the run.
+void BM_StreamTriad(benchmark::State& state, const std::string& kind, const std::string& dtype,
+                    std::int64_t params) {
   const int threads = static_cast<int>(state.range(0));
   StreamArrays& s = stream_arrays();
   float* a = s.a.get();
   const float* b = s.b.get();
   const float* c = s.c.get();
-  timed_loop(state, Key{"triad", "f32", 0, threads}, 3.0 * 4.0 * kStreamElements, [&] {
+  timed_loop(state, Key{kind, dtype, params, threads}, 3.0 * 4.0 * kStreamElements, [&] {
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (std::int64_t i = 0; i < kStreamElements; ++i) {
       a[i] = b[i] + 0.5f * c[i];
@@ -187,7 +191,8 @@ void BM_StreamCopy(benchmark::State& state) {
 
 void register_all() {
   for (int threads : {1, 2}) {
-    benchmark::RegisterBenchmark("stream_triad", BM_StreamTriad)
+    benchmark::RegisterBenchmark("stream_triad", BM_StreamTriad, std::string("triad"),
+                                 std::string("f32"), std::int64_t{0})
         ->Args({threads})
         ->ArgNames({"threads"})
         ->UseRealTime()
@@ -207,6 +212,14 @@ void register_all() {
     for (const auto& [dtype, label] : dtypes) {
       for (int threads : {1, 2}) {
         const double min_time = params >= (std::int64_t{1} << 26) ? 1.0 : 0.5;
+        benchmark::RegisterBenchmark(
+            (std::string("stream_triad/next_to_") + label + "/P:" + std::to_string(params)).c_str(),
+            BM_StreamTriad, std::string("triad_next_to"), std::string(label), params)
+            ->Args({threads})
+            ->ArgNames({"threads"})
+            ->UseRealTime()
+            ->Unit(benchmark::kMillisecond)
+            ->MinTime(0.3);
         benchmark::RegisterBenchmark((std::string("fuse/") + label).c_str(), BM_Fuse, dtype, label)
             ->Args({params, threads})
             ->ArgNames({"P", "threads"})
@@ -230,7 +243,8 @@ void print_summary() {
   std::printf(
       "\nSummary (GB/s = 1e9 bytes/s; N = %d members; wall-clock rates, and in brackets\n"
       "rates by the main thread's CPU time, which discount time lost to other processes;\n"
-      "fusion kernel build: %s)\n",
+      "each fusion is compared with the triad measured right before it; fusion kernel build: "
+      "%s)\n",
       kMembers, bomf::fuse_kernel_uses_avx2() ? "AVX2" : "baseline x86-64");
   for (int threads : {1, 2}) {
     const auto triad = r.find({"triad", "f32", 0, threads});
@@ -238,8 +252,8 @@ void print_summary() {
     if (triad == r.end()) {
       continue;
     }
-    std::printf("threads=%d: STREAM triad %.2f [%.2f] GB/s, copy %.2f [%.2f] GB/s\n", threads,
-                triad->second.wall / 1e9, triad->second.cpu / 1e9,
+    std::printf("threads=%d: STREAM triad %.2f [%.2f] GB/s, copy %.2f [%.2f] GB/s (start of run)\n",
+                threads, triad->second.wall / 1e9, triad->second.cpu / 1e9,
                 copy != r.end() ? copy->second.wall / 1e9 : 0.0,
                 copy != r.end() ? copy->second.cpu / 1e9 : 0.0);
     for (const auto& [key, rate] : r) {
@@ -249,11 +263,13 @@ void print_summary() {
       }
       const auto add = r.find({"add_loop", dtype, params, threads});
       const Rate add_rate = add != r.end() ? add->second : Rate{};
+      const auto next = r.find({"triad_next_to", dtype, params, threads});
+      const Rate near = next != r.end() ? next->second : triad->second;
       std::printf(
-          "  %-4s P=%2lldM: fused %5.2f [%5.2f] GB/s = %5.1f%% [%5.1f%%] of triad; add_ loop "
-          "%5.2f [%5.2f] GB/s; speed-up %.2fx [%.2fx]\n",
+          "  %-4s P=%2lldM: fused %5.2f [%5.2f] GB/s = %5.1f%% [%5.1f%%] of triad %5.2f GB/s; "
+          "add_ loop %5.2f [%5.2f] GB/s; speed-up %.2fx [%.2fx]\n",
           dtype.c_str(), static_cast<long long>(params >> 20), rate.wall / 1e9, rate.cpu / 1e9,
-          100.0 * rate.wall / triad->second.wall, 100.0 * rate.cpu / triad->second.cpu,
+          100.0 * rate.wall / near.wall, 100.0 * rate.cpu / near.cpu, near.wall / 1e9,
           add_rate.wall / 1e9, add_rate.cpu / 1e9,
           add_rate.wall > 0 ? rate.wall / add_rate.wall : 0.0,
           add_rate.cpu > 0 ? rate.cpu / add_rate.cpu : 0.0);

@@ -1,6 +1,7 @@
 // The CPU fusion kernel's entry point: splits the work into blocks, spreads them over libtorch's
 // intra-op threads (at::parallel_for; this TU is compiled with OpenMP) and runs the AVX2 build of
-// the block loop (fuse_kernel_avx2.cpp) when the CPU has AVX2, the baseline x86-64 build otherwise.
+// the block loop (fuse_kernel_avx2.cpp) when the CPU has AVX2 and F16C, the baseline x86-64 build
+// otherwise.
 // The block loops themselves are in fuse_blocks.hpp.
 #include "bomf/fusion/fuse_kernel.hpp"
 
@@ -24,14 +25,14 @@ using BlockFunction = void (*)(const FuseTask&, std::size_t, std::size_t);
 BlockFunction select_block_function() {
 #if defined(BOMF_FUSE_HAVE_AVX2) && (defined(__x86_64__) || defined(__i386__))
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2")) {
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c")) {
     return &fuse_blocks_avx2;
   }
 #endif
   return &fuse_blocks_baseline;
 }
 
-constexpr std::int64_t kGrainBlocks = 16;  // blocks per task: small tensors stay on one thread
+constexpr std::int64_t kGrainBlocks = 4;  // blocks per task: small tensors stay on one thread
 
 }  // namespace
 }  // namespace detail

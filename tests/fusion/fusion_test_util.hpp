@@ -41,7 +41,7 @@ inline StateDict random_state_dict(at::ScalarType dtype, std::uint32_t seed) {
   sd.insert("layer.0.bias", random_tensor({65}, dtype, seed * 7 + 3));
   sd.insert("position_ids", random_tensor({1, 17}, at::kLong, seed * 7 + 4));
   sd.insert("scalar", random_tensor({}, dtype, seed * 7 + 5));
-  sd.insert("big", random_tensor({3 * 4096 + 5}, dtype, seed * 7 + 6));
+  sd.insert("big", random_tensor({3 * 16384 + 5}, dtype, seed * 7 + 6));  // 3 blocks + a tail
   return sd;
 }
 

@@ -271,8 +271,9 @@ TEST(WeightFuser, ThreadCountDoesNotChangeTheResult) {
 }
 
 TEST(FuseBuffers, UnalignedPointersAndEveryTailLength) {
-  for (std::size_t count : {std::size_t{1}, std::size_t{3}, std::size_t{4095}, std::size_t{4096},
-                            std::size_t{4097}, std::size_t{9000}}) {
+  // Around the 8-lane width and the 16384-element block (src/fusion/fuse_blocks.hpp).
+  for (std::size_t count : {std::size_t{1}, std::size_t{3}, std::size_t{9}, std::size_t{16383},
+                            std::size_t{16384}, std::size_t{16385}, std::size_t{40000}}) {
     std::vector<unsigned char> x0(count * 4 + 3), x1(count * 4 + 3), out(count * 4 + 1);
     std::vector<float> a(count), b(count);
     for (std::size_t j = 0; j < count; ++j) {
