@@ -26,8 +26,7 @@ if [[ ${1:-} == --prepare ]]; then
   cp -rL /usr/src/googletest/googletest "$deps/googletest"
   cp -rL /usr/include/benchmark "$deps/include/"
   soname=$(objdump -p "$lib" | awk '/SONAME/ {print $2}')
-  cp -L "$lib" "$deps/lib/$soname"        # real files only: links travel as links
-  ln -sf "$soname" "$deps/lib/libbenchmark.so"
+  cp -L "$lib" "$deps/lib/$soname"  # real files only: links travel as links
   echo "gpu-check: $(du -sh "$deps" | cut -f1) in $deps; carry it to the device machine"
   exit 0
 fi
