@@ -32,8 +32,11 @@ if [[ ${1:-} == --prepare ]]; then
 fi
 
 [[ -d $deps/googletest ]] || { echo "gpu-check: run 'scripts/gpu-check.sh --prepare' first" >&2; exit 1; }
-if [[ -n ${OUT:-} ]]; then
-  exec > >(tee "$OUT/gpu-check.log") 2>&1
+if [[ -n ${OUT:-} && -z ${BOMF_GPU_CHECK_TEED:-} ]]; then
+  # Run again with the output through tee; the pipeline ends only when tee has written it all.
+  set +e
+  BOMF_GPU_CHECK_TEED=1 "$0" "$@" 2>&1 | tee "$OUT/gpu-check.log"
+  exit "${PIPESTATUS[0]}"
 fi
 
 nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
@@ -55,7 +58,8 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,dri
 step() { printf '\n==== %s ====\n' "$*"; }
 step "build"
 gtest=$deps/googletest
-flags=(-std=c++17 -O3 -arch="sm_$arch" -Iinclude -I"$gtest/include" -I"$deps/include")
+flags=(-std=c++17 -O3 -lineinfo -arch="sm_$arch" -Xptxas -warn-spills -Iinclude -I"$gtest/include"
+  -I"$deps/include")
 pids=()
 g++ -std=c++17 -O2 -pthread -I"$gtest/include" -I"$gtest" -c "$gtest/src/gtest-all.cc" \
   -o "$build/gtest-all.o" &
@@ -69,7 +73,7 @@ pids+=($!)
 for pid in "${pids[@]}"; do
   wait "$pid"  # set -e: a failed compilation ends the script
 done
-"$nvcc" "${flags[@]}" tests/cuda/test_cuda_fusion.cpp "$build/fusion.o" "$build/device.o" \
+"$nvcc" "${flags[@]}" -Itests tests/cuda/test_cuda_fusion.cpp "$build/fusion.o" "$build/device.o" \
   "$build/gtest-all.o" "$build/gtest_main.o" -o "$build/test_cuda_fusion" -lpthread
 "$nvcc" "${flags[@]}" bench/fusion/bench_fusion_cuda.cpp "$build/fusion.o" "$build/device.o" \
   -L"$deps/lib" -lbenchmark -lpthread -Xlinker -rpath -Xlinker "$PWD/$deps/lib" \
@@ -79,11 +83,20 @@ status=0
 step "tests"
 "$build/test_cuda_fusion" || status=1
 
+# compute-sanitizer: on PATH or next to nvcc. memcheck for out-of-bounds and misaligned
+# accesses, racecheck and synccheck for the shared-memory staging of pointers and coefficients.
 sanitizer=$(command -v compute-sanitizer || true)
-if [[ -n $sanitizer ]] && command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
-  step "tests under compute-sanitizer memcheck"
-  "$sanitizer" --tool memcheck --error-exitcode 1 "$build/test_cuda_fusion" --gtest_brief=1 ||
-    status=1
+[[ -n $sanitizer || ! -x $(dirname "$nvcc")/compute-sanitizer ]] || sanitizer=$(dirname "$nvcc")/compute-sanitizer
+if [[ -z $sanitizer ]]; then
+  step "compute-sanitizer: SKIPPED (not found on PATH or next to $nvcc)"
+elif ! { command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; }; then
+  step "compute-sanitizer: skipped (no GPU)"
+else
+  for tool in memcheck racecheck synccheck; do
+    step "tests under compute-sanitizer $tool"
+    "$sanitizer" --tool "$tool" --error-exitcode 1 "$build/test_cuda_fusion" --gtest_brief=1 ||
+      status=1
+  done
 fi
 
 step "benchmark (fusion vs device-to-device copy)"

@@ -15,6 +15,7 @@
 #include "bomf/core/error.hpp"
 #include "bomf/cuda/device.hpp"
 #include "bomf/cuda/fusion.hpp"
+#include "fusion_body.cuh"
 
 namespace bomf::cuda {
 namespace {
@@ -26,117 +27,45 @@ void check(cudaError_t status, const char* what) {
   }
 }
 
-template <FusionDtype D>
-struct Elem;
-template <>
-struct Elem<FusionDtype::f32> {
-  using Raw = float;
-  __device__ static float load(Raw r) { return r; }
-  __device__ static Raw store(float v) { return v; }
-};
-template <>
-struct Elem<FusionDtype::f64> {
-  using Raw = double;
-  __device__ static double load(Raw r) { return r; }
-  __device__ static Raw store(double v) { return v; }
-};
-template <>
-struct Elem<FusionDtype::bf16> {
-  using Raw = unsigned short;
-  __device__ static float load(Raw r) { return __bfloat162float(__ushort_as_bfloat16(r)); }
-  __device__ static Raw store(float v) { return __bfloat16_as_ushort(__float2bfloat16_rn(v)); }
-};
-template <>
-struct Elem<FusionDtype::f16> {
-  using Raw = unsigned short;
-  __device__ static float load(Raw r) { return __half2float(__ushort_as_half(r)); }
-  __device__ static Raw store(float v) { return __half_as_ushort(__float2half_rn(v)); }
-};
+using kernels::FuseThread;
+
+void check_member_count(std::size_t n_members, const char* where) {
+  detail::require(n_members >= 1 && n_members <= kMaxFusionMembers, where,
+                  "argument 'n_members' is ", n_members, ", expected 1 to ", kMaxFusionMembers,
+                  " (the coefficients and member pointers are staged in 48 KiB of shared memory)");
+}
+
+void check_dtypes(FusionDtype in, FusionDtype out, const char* where) {
+  detail::require((in == FusionDtype::f64) == (out == FusionDtype::f64), where, "input dtype ",
+                  fusion_dtype_name(in), " with output dtype ", fusion_dtype_name(out),
+                  ": f64 input requires f64 output and vice versa");
+}
 
 template <FusionDtype In, FusionDtype Out>
 __global__ void fuse_kernel(const void* const* members, const void* coeffs_in, std::size_t n,
-                            void* out_ptr, std::size_t count, bool vectorized) {
-  using InRaw = typename Elem<In>::Raw;
-  using OutRaw = typename Elem<Out>::Raw;
-  using Acc = std::conditional_t<In == FusionDtype::f64, double, float>;
-  constexpr int kVec = 16 / sizeof(InRaw);  // elements per 16-byte load
-
+                            void* out, std::size_t count, bool vectorized) {
+  using Thread = FuseThread<In, Out>;
   // Coefficients and member pointers in shared memory (n of each).
   extern __shared__ unsigned char shared[];
-  Acc* coeffs = reinterpret_cast<Acc*>(shared);
-  const InRaw** pointers = reinterpret_cast<const InRaw**>(shared + n * sizeof(double));
+  auto* coeffs = reinterpret_cast<typename Thread::Acc*>(shared);
+  auto** pointers = reinterpret_cast<const typename Thread::InRaw**>(shared + n * sizeof(double));
   for (std::size_t i = threadIdx.x; i < n; i += blockDim.x) {
-    coeffs[i] = static_cast<const Acc*>(coeffs_in)[i];
-    pointers[i] = static_cast<const InRaw*>(members[i]);
+    coeffs[i] = static_cast<const typename Thread::Acc*>(coeffs_in)[i];
+    pointers[i] = static_cast<const typename Thread::InRaw*>(members[i]);
   }
   __syncthreads();
-
-  OutRaw* out = static_cast<OutRaw*>(out_ptr);
-  const std::size_t stride = static_cast<std::size_t>(blockDim.x) * gridDim.x;
-  const std::size_t thread = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  std::size_t scalar_begin = 0;
-  if (vectorized) {
-    const std::size_t vectors = count / kVec;
-    for (std::size_t v = thread; v < vectors; v += stride) {
-      Acc acc[kVec];
-#pragma unroll
-      for (int k = 0; k < kVec; ++k) {
-        acc[k] = 0;
-      }
-      for (std::size_t i = 0; i < n; ++i) {
-        const uint4 raw = __ldg(reinterpret_cast<const uint4*>(pointers[i]) + v);
-        InRaw x[kVec];
-        memcpy(x, &raw, sizeof raw);
-        const Acc c = coeffs[i];
-#pragma unroll
-        for (int k = 0; k < kVec; ++k) {
-          acc[k] += c * static_cast<Acc>(Elem<In>::load(x[k]));
-        }
-      }
-      OutRaw y[kVec];
-#pragma unroll
-      for (int k = 0; k < kVec; ++k) {
-        y[k] = Elem<Out>::store(acc[k]);
-      }
-      if constexpr (sizeof(OutRaw) * kVec == 16) {
-        uint4 packed;
-        memcpy(&packed, y, sizeof packed);
-        reinterpret_cast<uint4*>(out)[v] = packed;
-      } else if constexpr (sizeof(OutRaw) * kVec == 8) {
-        uint2 packed;
-        memcpy(&packed, y, sizeof packed);
-        reinterpret_cast<uint2*>(out)[v] = packed;
-      } else {
-#pragma unroll
-        for (int k = 0; k < kVec; ++k) {
-          out[v * kVec + k] = y[k];
-        }
-      }
-    }
-    scalar_begin = vectors * kVec;
-  }
-  for (std::size_t j = scalar_begin + thread; j < count; j += stride) {
-    Acc acc = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      acc += coeffs[i] * static_cast<Acc>(Elem<In>::load(pointers[i][j]));
-    }
-    out[j] = Elem<Out>::store(acc);
-  }
+  Thread::run(pointers, coeffs, n, static_cast<typename Thread::OutRaw*>(out), count, vectorized,
+              static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x,
+              static_cast<std::size_t>(blockDim.x) * gridDim.x);
 }
 
 template <FusionDtype In, FusionDtype Out>
 void launch_typed(const void* const* members, const void* coeffs, std::size_t n, void* out,
                   std::size_t count, bool vectorized) {
-  constexpr unsigned threads = 256;
-  const std::size_t work = vectorized ? count / (16 / sizeof(typename Elem<In>::Raw)) + 1 : count;
-  const std::size_t wanted = (work + threads - 1) / threads;
-  const auto blocks = static_cast<unsigned>(wanted < 65535 ? (wanted > 0 ? wanted : 1) : 65535);
-  const std::size_t shared = n * (sizeof(double) + sizeof(void*));
-  if (shared > 48 * 1024) {
-    throw cuda_error("bomf::cuda::launch_fuse: too many members for shared memory (" +
-                     std::to_string(n) + ")");
-  }
-  fuse_kernel<In, Out><<<blocks, threads, shared>>>(members, coeffs, n, out, count, vectorized);
+  const auto blocks = static_cast<unsigned>(kernels::fuse_blocks(count, In, vectorized));
+  const std::size_t shared = n * (sizeof(double) + sizeof(void*));  // n ≤ kMaxFusionMembers
+  fuse_kernel<In, Out>
+      <<<blocks, kernels::kFuseThreads, shared>>>(members, coeffs, n, out, count, vectorized);
   check(cudaGetLastError(), "kernel launch");
 }
 
@@ -195,13 +124,19 @@ constexpr std::size_t element_size(FusionDtype d) {
 void launch_fuse(const void* const* device_members, const void* device_coeffs,
                  std::size_t n_members, FusionDtype in, void* out, FusionDtype out_dtype,
                  std::size_t count) {
+  constexpr const char* where = "bomf::cuda::launch_fuse";
+  check_member_count(n_members, where);
+  check_dtypes(in, out_dtype, where);
+  if (count == 0) {
+    return;
+  }
+  detail::require(device_members != nullptr, where, "argument 'device_members' is null");
+  detail::require(device_coeffs != nullptr, where, "argument 'device_coeffs' is null");
+  detail::require(out != nullptr, where, "argument 'out' is null (count is ", count, ")");
   // Alignment of the member pointers is only known on the device: copy them back (n pointers).
   std::vector<const void*> host(n_members);
-  if (n_members > 0) {
-    check(
-        cudaMemcpy(host.data(), device_members, n_members * sizeof(void*), cudaMemcpyDeviceToHost),
+  check(cudaMemcpy(host.data(), device_members, n_members * sizeof(void*), cudaMemcpyDeviceToHost),
         "reading the member pointers");
-  }
   bool aligned = reinterpret_cast<std::uintptr_t>(out) % 16 == 0;
   for (const void* p : host) {
     aligned = aligned && reinterpret_cast<std::uintptr_t>(p) % 16 == 0;
@@ -212,9 +147,8 @@ void launch_fuse(const void* const* device_members, const void* device_coeffs,
 DeviceMemberSet::DeviceMemberSet(std::size_t n_members, std::vector<std::size_t> tensor_sizes,
                                  FusionDtype in, FusionDtype out)
     : n_members_(n_members), sizes_(std::move(tensor_sizes)), in_(in), out_(out) {
-  detail::require(n_members >= 1, "bomf::cuda::DeviceMemberSet", "argument 'n_members' is 0");
-  detail::require((in == FusionDtype::f64) == (out == FusionDtype::f64),
-                  "bomf::cuda::DeviceMemberSet", "f64 input requires f64 output and vice versa");
+  check_member_count(n_members, "bomf::cuda::DeviceMemberSet");
+  check_dtypes(in, out, "bomf::cuda::DeviceMemberSet");
   if (device_count() == 0) {
     throw cuda_error("bomf::cuda::DeviceMemberSet: no CUDA device (use the CPU WeightFuser)");
   }
@@ -224,6 +158,7 @@ DeviceMemberSet::DeviceMemberSet(std::size_t n_members, std::vector<std::size_t>
     offsets_.push_back(padded_);
     padded_ += (s + align - 1) / align * align;
   }
+  members_.reserve(n_members_);  // push_back below cannot throw after a cudaMalloc
   try {
     for (std::size_t m = 0; m < n_members_; ++m) {
       void* buffer = nullptr;
@@ -271,23 +206,39 @@ void DeviceMemberSet::upload(std::size_t member, std::size_t tensor, const void*
         "uploading a member tensor");
 }
 
+void DeviceMemberSet::fuse_async(const double* delta) {
+  enqueue_fusion(delta, "bomf::cuda::DeviceMemberSet::fuse_async");
+}
+
 void DeviceMemberSet::fuse(const double* delta) {
+  enqueue_fusion(delta, "bomf::cuda::DeviceMemberSet::fuse");
+  check(cudaDeviceSynchronize(), "fusion kernel");
+}
+
+void DeviceMemberSet::enqueue_fusion(const double* delta, const char* where) {
+  detail::require(delta != nullptr, where, "argument 'delta' is null");
   for (std::size_t i = 0; i < n_members_; ++i) {
-    detail::require(std::isfinite(delta[i]), "bomf::cuda::DeviceMemberSet::fuse",
-                    "argument 'delta' has a non-finite entry ", delta[i], " at index ", i);
+    detail::require(std::isfinite(delta[i]), where, "argument 'delta' has a non-finite entry ",
+                    delta[i], " at index ", i);
+    detail::require(in_ == FusionDtype::f64 || std::isfinite(static_cast<float>(delta[i])), where,
+                    "argument 'delta' has an entry ", delta[i], " at index ", i,
+                    " that overflows fp32 (the coefficients of a ", fusion_dtype_name(in_),
+                    " fusion are fp32)");
   }
+  // From pageable memory, cudaMemcpyAsync stages the bytes before it returns, so the local
+  // vector may go; the copy is ordered after the previous fusion on stream 0.
   if (in_ == FusionDtype::f64) {
-    check(cudaMemcpy(device_coeffs_, delta, n_members_ * sizeof(double), cudaMemcpyHostToDevice),
-          "uploading coefficients");
+    check(
+        cudaMemcpyAsync(device_coeffs_, delta, n_members_ * sizeof(double), cudaMemcpyHostToDevice),
+        "uploading coefficients");
   } else {
-    std::vector<float> coeffs(delta, delta + n_members_);
-    check(cudaMemcpy(device_coeffs_, coeffs.data(), n_members_ * sizeof(float),
-                     cudaMemcpyHostToDevice),
+    const std::vector<float> coeffs(delta, delta + n_members_);
+    check(cudaMemcpyAsync(device_coeffs_, coeffs.data(), n_members_ * sizeof(float),
+                          cudaMemcpyHostToDevice),
           "uploading coefficients");
   }
   launch(device_pointers_, device_coeffs_, n_members_, in_, output_, out_, padded_,
          /*vectorized=*/true);
-  check(cudaDeviceSynchronize(), "fusion kernel");
 }
 
 void DeviceMemberSet::download(std::size_t tensor, void* host) const {

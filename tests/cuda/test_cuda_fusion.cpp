@@ -1,17 +1,21 @@
 // The CUDA fusion kernel against a double-precision host reference. Skipped without a GPU; on a
 // machine without one, only the "no GPU" behaviour is checked.
+#include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "bomf/core/error.hpp"
 #include "bomf/cuda/device.hpp"
 #include "bomf/cuda/fusion.hpp"
+#include "support/error_message.hpp"
 
 namespace bomf {
 namespace {
@@ -102,6 +106,9 @@ TEST_P(CudaFusionDtypes, MatchesHostReference) {
                        : out == FusionDtype::bf16 ? 0x1.0p-8
                                                   : 0x1.0p-11;
   const double u_acc = in == FusionDtype::f64 ? 0x1.0p-53 : 0x1.0p-24;
+  // Half the spacing of fp16 subnormals; no absolute term for the others (it would hide an f64
+  // kernel that accumulates in fp32).
+  const double u_subnormal = out == FusionDtype::f16 ? 0x1.0p-25 : 0.0;
   for (std::size_t t = 0; t < sizes.size(); ++t) {
     std::vector<unsigned char> raw(sizes[t] * fusion_dtype_size(out) + 1);
     set.download(t, raw.data());
@@ -124,7 +131,7 @@ TEST_P(CudaFusionDtypes, MatchesHostReference) {
         std::memcpy(&h, raw.data() + 2 * j, 2);
         got = out == FusionDtype::bf16 ? from_bf16(h) : from_f16(h);
       }
-      const double bound = u_out * std::fabs(ref) + 0x1.0p-25 + (n + 1) * u_acc * magnitude;
+      const double bound = u_out * std::fabs(ref) + u_subnormal + (n + 1) * u_acc * magnitude;
       ASSERT_LE(std::fabs(got - ref), bound) << "tensor " << t << ", element " << j;
     }
   }
@@ -136,6 +143,8 @@ INSTANTIATE_TEST_SUITE_P(AllStorageTypes, CudaFusionDtypes,
                                            Case{FusionDtype::f16, FusionDtype::f16},
                                            Case{FusionDtype::bf16, FusionDtype::f32},
                                            Case{FusionDtype::f32, FusionDtype::bf16},
+                                           Case{FusionDtype::f32, FusionDtype::f16},
+                                           Case{FusionDtype::f16, FusionDtype::f32},
                                            Case{FusionDtype::f64, FusionDtype::f64}),
                          [](const ::testing::TestParamInfo<Case>& info) {
                            return std::string(fusion_dtype_name(info.param.in)) + "_to_" +
@@ -143,19 +152,140 @@ INSTANTIATE_TEST_SUITE_P(AllStorageTypes, CudaFusionDtypes,
                          });
 
 TEST(CudaFusion, RejectsInvalidArguments) {
+  // Checked before any CUDA call: these hold with or without a GPU.
   EXPECT_THROW(cuda::DeviceMemberSet(0, {10}, FusionDtype::f32, FusionDtype::f32),
                invalid_argument);
+  EXPECT_THROW(
+      cuda::DeviceMemberSet(cuda::kMaxFusionMembers + 1, {10}, FusionDtype::f32, FusionDtype::f32),
+      invalid_argument);
   EXPECT_THROW(cuda::DeviceMemberSet(2, {10}, FusionDtype::f64, FusionDtype::f32),
                invalid_argument);
+  int dummy = 0;  // a non-null pointer that is never dereferenced
+  const void* members[1] = {&dummy};
+  const std::string no_members = test::error_message([&] {
+    cuda::launch_fuse(members, &dummy, 0, FusionDtype::f32, &dummy, FusionDtype::f32, 8);
+  });
+  EXPECT_NE(no_members.find("'n_members' is 0"), std::string::npos) << no_members;
+  EXPECT_THROW(cuda::launch_fuse(members, &dummy, cuda::kMaxFusionMembers + 1, FusionDtype::bf16,
+                                 &dummy, FusionDtype::bf16, 8),
+               invalid_argument);
+  const std::string dtypes = test::error_message([&] {
+    cuda::launch_fuse(members, &dummy, 1, FusionDtype::f32, &dummy, FusionDtype::f64, 8);
+  });
+  EXPECT_NE(dtypes.find("f32 with output dtype f64"), std::string::npos) << dtypes;
+  EXPECT_THROW(cuda::launch_fuse(nullptr, &dummy, 1, FusionDtype::f32, &dummy, FusionDtype::f32, 8),
+               invalid_argument);
+  EXPECT_THROW(
+      cuda::launch_fuse(members, nullptr, 1, FusionDtype::f32, &dummy, FusionDtype::f32, 8),
+      invalid_argument);
+  EXPECT_THROW(
+      cuda::launch_fuse(members, &dummy, 1, FusionDtype::f32, nullptr, FusionDtype::f32, 8),
+      invalid_argument);
+  // count 0: nothing to do, nothing touched.
+  EXPECT_NO_THROW(
+      cuda::launch_fuse(nullptr, nullptr, 1, FusionDtype::f32, nullptr, FusionDtype::f32, 0));
   if (!cuda::available()) {
     GTEST_SKIP() << "no CUDA device for the remaining checks";
   }
   cuda::DeviceMemberSet set(2, {10}, FusionDtype::f32, FusionDtype::f32);
   const double bad[2] = {0.5, NAN};
   EXPECT_THROW(set.fuse(bad), invalid_argument);
+  const double huge[2] = {1e39, 0.0};  // finite as a double, not as the kernel's fp32
+  const std::string overflow = test::error_message([&] { set.fuse_async(huge); });
+  EXPECT_NE(overflow.find("overflows fp32"), std::string::npos) << overflow;
+  EXPECT_THROW(set.fuse(nullptr), invalid_argument);
   float host[10] = {};
   EXPECT_THROW(set.upload(2, 0, host), invalid_argument);
   EXPECT_THROW(set.download(1, host), invalid_argument);
+}
+
+// fuse_async returns before the kernel ends; the coefficient buffer is reused by the next call,
+// and a download waits for the last fusion: the result is that of the last δ.
+TEST(CudaFusion, FuseAsyncCallsRunInOrder) {
+  if (!cuda::available()) {
+    GTEST_SKIP() << "no CUDA device";
+  }
+  const std::size_t count = (std::size_t{1} << 22) + 3;  // long enough to still run at return
+  cuda::DeviceMemberSet set(2, {count}, FusionDtype::f32, FusionDtype::f32);
+  const std::vector<float> ones(count, 1.0f);
+  const std::vector<float> twos(count, 2.0f);
+  set.upload(0, 0, ones.data());
+  set.upload(1, 0, twos.data());
+  std::vector<float> got(count);
+  for (int round = 0; round < 3; ++round) {
+    for (int k = 0; k < 8; ++k) {
+      const double delta[2] = {static_cast<double>(k), static_cast<double>(round)};
+      set.fuse_async(delta);
+    }
+    set.download(0, got.data());
+    const float expected = 7.0f + 2.0f * static_cast<float>(round);
+    ASSERT_EQ(got.front(), expected) << "round " << round;
+    ASSERT_EQ(got.back(), expected) << "round " << round;
+  }
+}
+
+/// Device memory freed on scope exit (test helper).
+struct DeviceBuffer {
+  explicit DeviceBuffer(std::size_t bytes) {
+    if (cudaMalloc(&data, bytes) != cudaSuccess) {
+      throw std::runtime_error("cudaMalloc failed");
+    }
+  }
+  ~DeviceBuffer() { cudaFree(data); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  void* data = nullptr;
+};
+
+// launch_fuse on raw device pointers: 16-byte aligned (vector loads) and offset by one element
+// (scalar loads), for a count with a tail. Small integers and dyadic coefficients make every
+// sum exact, whatever the order or FMA use.
+TEST(CudaFusion, LaunchFuseOnAlignedAndUnalignedPointers) {
+  if (!cuda::available()) {
+    GTEST_SKIP() << "no CUDA device";
+  }
+  constexpr std::size_t n = 3;
+  const std::size_t count = 1000 + 5;
+  const float coeffs[n] = {0.5f, -0.25f, 0.125f};
+  std::vector<std::vector<float>> host(n, std::vector<float>(count + 1));
+  std::vector<std::unique_ptr<DeviceBuffer>> members;
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j <= count; ++j) {
+      host[i][j] = static_cast<float>((i * 7 + j) % 17) - 8.0f;
+    }
+    members.push_back(std::make_unique<DeviceBuffer>((count + 1) * sizeof(float)));
+    ASSERT_EQ(cudaMemcpy(members.back()->data, host[i].data(), (count + 1) * sizeof(float),
+                         cudaMemcpyHostToDevice),
+              cudaSuccess);
+  }
+  DeviceBuffer out((count + 1) * sizeof(float));
+  DeviceBuffer device_coeffs(sizeof coeffs);
+  DeviceBuffer device_members(n * sizeof(void*));
+  ASSERT_EQ(cudaMemcpy(device_coeffs.data, coeffs, sizeof coeffs, cudaMemcpyHostToDevice),
+            cudaSuccess);
+  for (std::size_t offset : {0, 1}) {
+    SCOPED_TRACE("offset " + std::to_string(offset));
+    const void* pointers[n];
+    for (std::size_t i = 0; i < n; ++i) {
+      pointers[i] = static_cast<const float*>(members[i]->data) + offset;
+    }
+    ASSERT_EQ(cudaMemcpy(device_members.data, pointers, sizeof pointers, cudaMemcpyHostToDevice),
+              cudaSuccess);
+    float* out_ptr = static_cast<float*>(out.data) + offset;
+    cuda::launch_fuse(static_cast<const void* const*>(device_members.data), device_coeffs.data, n,
+                      FusionDtype::f32, out_ptr, FusionDtype::f32, count);
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    std::vector<float> got(count);
+    ASSERT_EQ(cudaMemcpy(got.data(), out_ptr, count * sizeof(float), cudaMemcpyDeviceToHost),
+              cudaSuccess);
+    for (std::size_t j = 0; j < count; ++j) {
+      float expected = 0.0f;
+      for (std::size_t i = 0; i < n; ++i) {
+        expected += coeffs[i] * host[i][offset + j];
+      }
+      ASSERT_EQ(got[j], expected) << "element " << j;
+    }
+  }
 }
 
 }  // namespace

@@ -29,9 +29,27 @@ using bomf::HyperparameterSearchOptions;
 using bomf::HyperparameterSummary;
 using bomf::TrainingTrajectory;
 
+// The journals this process wrote, removed when it ends (not by forked children, which _exit).
+struct TempFiles {
+  pid_t owner = ::getpid();
+  std::vector<std::string> paths;
+  ~TempFiles() {
+    if (::getpid() == owner) {
+      for (const std::string& path : paths) {
+        std::remove(path.c_str());
+      }
+    }
+  }
+};
+
+// Per process: ctest runs each test of this file as its own process, several at once, and each
+// of them writes the shared reference journal (uninterrupted()).
 std::string temp_path(const std::string& name) {
-  const std::string path = ::testing::TempDir() + "bomf_stage1_" + name + ".jsonl";
+  static TempFiles files;
+  const std::string path =
+      ::testing::TempDir() + "bomf_stage1_" + std::to_string(::getpid()) + "_" + name + ".jsonl";
   std::remove(path.c_str());
+  files.paths.push_back(path);
   return path;
 }
 
