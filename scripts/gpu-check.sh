@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU checks of bomf::cuda in one script, for the device machine that some sessions are lent
 # (an H100/H200). It builds the CUDA kernels with their test and benchmark using nvcc alone, runs
-# the tests, runs them again under compute-sanitizer memcheck, and runs the benchmark.
+# the tests, runs the benchmark, then runs the tests again under compute-sanitizer (memcheck,
+# racecheck, synccheck).
 #
 # That machine has nvcc, g++ and CMake, but none of Debian's -dev packages and no network. So
 # GoogleTest's sources and Google Benchmark's headers and library travel with the working tree:
@@ -14,6 +15,7 @@
 # Environment: BOMF_CUDA_ARCH (e.g. 90; default: the GPU's compute capability, else 90),
 # BOMF_GPU_CHECK_BUILD (build folder, default /tmp/bomf-gpu-check).
 set -euo pipefail
+self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$0")/.."
 deps=.device-deps
 
@@ -35,7 +37,7 @@ fi
 if [[ -n ${OUT:-} && -z ${BOMF_GPU_CHECK_TEED:-} ]]; then
   # Run again with the output through tee; the pipeline ends only when tee has written it all.
   set +e
-  BOMF_GPU_CHECK_TEED=1 "$0" "$@" 2>&1 | tee "$OUT/gpu-check.log"
+  BOMF_GPU_CHECK_TEED=1 "$BASH" "$self" "$@" 2>&1 | tee "$OUT/gpu-check.log"
   exit "${PIPESTATUS[0]}"
 fi
 
@@ -83,6 +85,9 @@ status=0
 step "tests"
 "$build/test_cuda_fusion" || status=1
 
+step "benchmark (fusion vs device-to-device copy)"
+"$build/bench_fusion_cuda" || status=1
+
 # compute-sanitizer: on PATH or next to nvcc. memcheck for out-of-bounds and misaligned
 # accesses, racecheck and synccheck for the shared-memory staging of pointers and coefficients.
 sanitizer=$(command -v compute-sanitizer || true)
@@ -92,15 +97,17 @@ if [[ -z $sanitizer ]]; then
 elif ! { command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; }; then
   step "compute-sanitizer: skipped (no GPU)"
 else
-  for tool in memcheck racecheck synccheck; do
-    step "tests under compute-sanitizer $tool"
-    "$sanitizer" --tool "$tool" --error-exitcode 1 "$build/test_cuda_fusion" --gtest_brief=1 ||
-      status=1
+  step "tests under compute-sanitizer memcheck"
+  "$sanitizer" --tool memcheck --error-exitcode 1 "$build/test_cuda_fusion" --gtest_brief=1 ||
+    status=1
+  # The shared-memory checks on the small launches only (they are slower).
+  small='CudaFusion.LaunchFuse*:CudaFusion.ManyMembers*:*f32_to_f32*:*bf16_to_bf16*'
+  for tool in racecheck synccheck; do
+    step "tests under compute-sanitizer $tool ($small)"
+    "$sanitizer" --tool "$tool" --error-exitcode 1 "$build/test_cuda_fusion" --gtest_brief=1 \
+      --gtest_filter="$small" || status=1
   done
 fi
-
-step "benchmark (fusion vs device-to-device copy)"
-"$build/bench_fusion_cuda" || status=1
 
 gpu="on $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || true)"
 [[ $gpu != "on " ]] || gpu="with NO GPU: the kernels were built, nothing ran on a device"

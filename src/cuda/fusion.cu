@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -41,16 +42,28 @@ void check_dtypes(FusionDtype in, FusionDtype out, const char* where) {
                   ": f64 input requires f64 output and vice versa");
 }
 
+/// The coefficients of one launch. Up to kInline of them travel in the kernel's parameters,
+/// which are copied when the kernel is enqueued, so a fusion needs no upload and its caller
+/// may reuse δ at once; more are read from the device array `device` (of Acc: floats, doubles
+/// for f64 input), which the caller must keep until the kernel has run.
+struct Coefficients {
+  static constexpr std::size_t kInline = 64;
+  double values[kInline] = {};
+  const void* device = nullptr;
+};
+
 template <FusionDtype In, FusionDtype Out>
-__global__ void fuse_kernel(const void* const* members, const void* coeffs_in, std::size_t n,
+__global__ void fuse_kernel(const void* const* members, Coefficients coefficients, std::size_t n,
                             void* out, std::size_t count, bool vectorized) {
   using Thread = FuseThread<In, Out>;
+  using Acc = typename Thread::Acc;
   // Coefficients and member pointers in shared memory (n of each).
   extern __shared__ unsigned char shared[];
-  auto* coeffs = reinterpret_cast<typename Thread::Acc*>(shared);
+  auto* coeffs = reinterpret_cast<Acc*>(shared);
   auto** pointers = reinterpret_cast<const typename Thread::InRaw**>(shared + n * sizeof(double));
   for (std::size_t i = threadIdx.x; i < n; i += blockDim.x) {
-    coeffs[i] = static_cast<const typename Thread::Acc*>(coeffs_in)[i];
+    coeffs[i] = coefficients.device != nullptr ? static_cast<const Acc*>(coefficients.device)[i]
+                                               : static_cast<Acc>(coefficients.values[i]);
     pointers[i] = static_cast<const typename Thread::InRaw*>(members[i]);
   }
   __syncthreads();
@@ -60,7 +73,7 @@ __global__ void fuse_kernel(const void* const* members, const void* coeffs_in, s
 }
 
 template <FusionDtype In, FusionDtype Out>
-void launch_typed(const void* const* members, const void* coeffs, std::size_t n, void* out,
+void launch_typed(const void* const* members, const Coefficients& coeffs, std::size_t n, void* out,
                   std::size_t count, bool vectorized) {
   const auto blocks = static_cast<unsigned>(kernels::fuse_blocks(count, In, vectorized));
   const std::size_t shared = n * (sizeof(double) + sizeof(void*));  // n ≤ kMaxFusionMembers
@@ -70,7 +83,7 @@ void launch_typed(const void* const* members, const void* coeffs, std::size_t n,
 }
 
 template <FusionDtype In>
-void launch_out(FusionDtype out_dtype, const void* const* members, const void* coeffs,
+void launch_out(FusionDtype out_dtype, const void* const* members, const Coefficients& coeffs,
                 std::size_t n, void* out, std::size_t count, bool vectorized) {
   switch (out_dtype) {
     case FusionDtype::f32:
@@ -98,7 +111,7 @@ void launch_out(FusionDtype out_dtype, const void* const* members, const void* c
                                  "f64 input requires f64 output and vice versa");
 }
 
-void launch(const void* const* members, const void* coeffs, std::size_t n, FusionDtype in,
+void launch(const void* const* members, const Coefficients& coeffs, std::size_t n, FusionDtype in,
             void* out, FusionDtype out_dtype, std::size_t count, bool vectorized) {
   if (count == 0 || n == 0) {
     return;
@@ -141,7 +154,9 @@ void launch_fuse(const void* const* device_members, const void* device_coeffs,
   for (const void* p : host) {
     aligned = aligned && reinterpret_cast<std::uintptr_t>(p) % 16 == 0;
   }
-  launch(device_members, device_coeffs, n_members, in, out, out_dtype, count, aligned);
+  Coefficients coefficients;
+  coefficients.device = device_coeffs;
+  launch(device_members, coefficients, n_members, in, out, out_dtype, count, aligned);
 }
 
 DeviceMemberSet::DeviceMemberSet(std::size_t n_members, std::vector<std::size_t> tensor_sizes,
@@ -220,24 +235,31 @@ void DeviceMemberSet::enqueue_fusion(const double* delta, const char* where) {
   for (std::size_t i = 0; i < n_members_; ++i) {
     detail::require(std::isfinite(delta[i]), where, "argument 'delta' has a non-finite entry ",
                     delta[i], " at index ", i);
-    detail::require(in_ == FusionDtype::f64 || std::isfinite(static_cast<float>(delta[i])), where,
-                    "argument 'delta' has an entry ", delta[i], " at index ", i,
+    detail::require(in_ == FusionDtype::f64 || std::fabs(delta[i]) <= static_cast<double>(FLT_MAX),
+                    where, "argument 'delta' has an entry ", delta[i], " at index ", i,
                     " that overflows fp32 (the coefficients of a ", fusion_dtype_name(in_),
                     " fusion are fp32)");
   }
-  // From pageable memory, cudaMemcpyAsync stages the bytes before it returns, so the local
-  // vector may go; the copy is ordered after the previous fusion on stream 0.
-  if (in_ == FusionDtype::f64) {
-    check(
-        cudaMemcpyAsync(device_coeffs_, delta, n_members_ * sizeof(double), cudaMemcpyHostToDevice),
-        "uploading coefficients");
+  Coefficients coefficients;
+  if (n_members_ <= Coefficients::kInline) {
+    std::copy(delta, delta + n_members_, coefficients.values);
   } else {
-    const std::vector<float> coeffs(delta, delta + n_members_);
-    check(cudaMemcpyAsync(device_coeffs_, coeffs.data(), n_members_ * sizeof(float),
-                          cudaMemcpyHostToDevice),
-          "uploading coefficients");
+    // From pageable memory cudaMemcpyAsync returns once δ is staged (the local vector may go),
+    // but it may wait for earlier work on stream 0 to do so: only fusions of more than
+    // Coefficients::kInline members pay that.
+    coefficients.device = device_coeffs_;
+    if (in_ == FusionDtype::f64) {
+      check(cudaMemcpyAsync(device_coeffs_, delta, n_members_ * sizeof(double),
+                            cudaMemcpyHostToDevice),
+            "uploading coefficients");
+    } else {
+      const std::vector<float> coeffs(delta, delta + n_members_);
+      check(cudaMemcpyAsync(device_coeffs_, coeffs.data(), n_members_ * sizeof(float),
+                            cudaMemcpyHostToDevice),
+            "uploading coefficients");
+    }
   }
-  launch(device_pointers_, device_coeffs_, n_members_, in_, output_, out_, padded_,
+  launch(device_pointers_, coefficients, n_members_, in_, output_, out_, padded_,
          /*vectorized=*/true);
 }
 

@@ -1,8 +1,11 @@
 // src/cuda/fusion_body.cuh — what one thread of the CUDA fusion kernel computes, written once
 // for the device and the host. fusion.cu runs it in the kernel; tests/cuda/test_cuda_fusion_body
 // runs it on the host over every (block, thread) of a launch, so the index arithmetic, the
-// vector/tail split, the packing of the output and the dtype conversions are tested in CI on a
-// machine without a GPU. Only the shared-memory staging and the launch itself need a device.
+// vector/tail split (each element written by exactly one thread) and the packed stores are
+// tested in CI on a machine without a GPU. The bf16/fp16 conversions run there as the host
+// versions of the same cuda_bf16.h/cuda_fp16.h functions, checked against the test's own
+// encodings. The shared-memory staging, the launch and the device's conversion instructions
+// need a GPU (tests/cuda/test_cuda_fusion.cpp).
 #pragma once
 
 #include <cuda_bf16.h>
@@ -73,12 +76,25 @@ constexpr std::size_t fuse_blocks(std::size_t count, FusionDtype in, bool vector
   return wanted < 1 ? 1 : wanted > kFuseMaxBlocks ? kFuseMaxBlocks : wanted;
 }
 
-/// Reads 16 bytes, through the read-only data cache on the device.
+/// Reads 16 bytes, through the read-only data cache on the device. (On the host a memcpy: the
+/// bytes are floats or halves, which a uint4 lvalue may not alias there.)
 __host__ __device__ inline uint4 load_16_bytes(const uint4* p) {
 #ifdef __CUDA_ARCH__
   return __ldg(p);
 #else
-  return *p;
+  uint4 value;
+  memcpy(&value, p, sizeof value);
+  return value;
+#endif
+}
+
+/// Writes `value` (a uint2 or uint4) to `*p` in one store on the device.
+template <class Packed>
+__host__ __device__ inline void store_packed(Packed* p, const Packed& value) {
+#ifdef __CUDA_ARCH__
+  *p = value;
+#else
+  memcpy(p, &value, sizeof value);
 #endif
 }
 
@@ -145,7 +161,7 @@ struct FuseThread {
     if constexpr (sizeof y == 8) {  // f32 -> bf16/f16
       uint2 packed;
       memcpy(&packed, y, sizeof packed);
-      reinterpret_cast<uint2*>(out)[v] = packed;
+      store_packed(reinterpret_cast<uint2*>(out) + v, packed);
     } else {  // 16 bytes, or 32 for bf16/f16 -> f32: one or two 16-byte stores
       static_assert(sizeof y % 16 == 0, "a vector's output is 8, 16 or 32 bytes");
       constexpr int kStores = static_cast<int>(sizeof y / 16);
@@ -153,7 +169,7 @@ struct FuseThread {
       for (int s = 0; s < kStores; ++s) {
         uint4 packed;
         memcpy(&packed, reinterpret_cast<const unsigned char*>(y) + 16 * s, sizeof packed);
-        reinterpret_cast<uint4*>(out)[kStores * v + s] = packed;
+        store_packed(reinterpret_cast<uint4*>(out) + kStores * v + s, packed);
       }
     }
   }

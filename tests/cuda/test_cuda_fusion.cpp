@@ -15,35 +15,17 @@
 #include "bomf/core/error.hpp"
 #include "bomf/cuda/device.hpp"
 #include "bomf/cuda/fusion.hpp"
+#include "storage_bits.hpp"
 #include "support/error_message.hpp"
 
 namespace bomf {
 namespace {
 
-float from_bits(std::uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
+using test::f16_from_random_bits;
+using test::from_bf16;
+using test::from_f16;
+using test::to_bf16;
 
-/// Host encodings (round to nearest even) for building inputs and decoding outputs.
-std::uint16_t to_bf16(float f) {
-  std::uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return static_cast<std::uint16_t>((u + 0x7FFFU + ((u >> 16) & 1U)) >> 16);
-}
-float from_bf16(std::uint16_t h) {
-  return from_bits(static_cast<std::uint32_t>(h) << 16);
-}
-float from_f16(std::uint16_t h) {
-  const int exponent = (h >> 10) & 0x1F;
-  const int mantissa = h & 0x3FF;
-  const float sign = (h & 0x8000) ? -1.0f : 1.0f;
-  if (exponent == 0) {
-    return sign * std::ldexp(static_cast<float>(mantissa), -24);
-  }
-  return sign * std::ldexp(static_cast<float>(mantissa | 0x400), exponent - 25);
-}
 TEST(CudaFusion, ReportsNoGpuGracefully) {
   if (cuda::available()) {
     GTEST_SKIP() << "a GPU is present";
@@ -89,8 +71,7 @@ TEST_P(CudaFusionDtypes, MatchesHostReference) {
           v[j] = d;
         } else {
           // fp16 inputs: random finite bit patterns with exponents 2^-5 … 2^2.
-          const auto bits = static_cast<std::uint16_t>(rng());
-          const auto f16 = static_cast<std::uint16_t>((bits & 0x83FF) | ((10 + bits % 8) << 10));
+          const std::uint16_t f16 = f16_from_random_bits(static_cast<std::uint32_t>(rng()));
           const std::uint16_t h = in == FusionDtype::bf16 ? to_bf16(x) : f16;
           std::memcpy(raw.data() + 2 * j, &h, 2);
           v[j] = in == FusionDtype::bf16 ? from_bf16(h) : from_f16(h);
@@ -199,31 +180,6 @@ TEST(CudaFusion, RejectsInvalidArguments) {
   EXPECT_THROW(set.download(1, host), invalid_argument);
 }
 
-// fuse_async returns before the kernel ends; the coefficient buffer is reused by the next call,
-// and a download waits for the last fusion: the result is that of the last δ.
-TEST(CudaFusion, FuseAsyncCallsRunInOrder) {
-  if (!cuda::available()) {
-    GTEST_SKIP() << "no CUDA device";
-  }
-  const std::size_t count = (std::size_t{1} << 22) + 3;  // long enough to still run at return
-  cuda::DeviceMemberSet set(2, {count}, FusionDtype::f32, FusionDtype::f32);
-  const std::vector<float> ones(count, 1.0f);
-  const std::vector<float> twos(count, 2.0f);
-  set.upload(0, 0, ones.data());
-  set.upload(1, 0, twos.data());
-  std::vector<float> got(count);
-  for (int round = 0; round < 3; ++round) {
-    for (int k = 0; k < 8; ++k) {
-      const double delta[2] = {static_cast<double>(k), static_cast<double>(round)};
-      set.fuse_async(delta);
-    }
-    set.download(0, got.data());
-    const float expected = 7.0f + 2.0f * static_cast<float>(round);
-    ASSERT_EQ(got.front(), expected) << "round " << round;
-    ASSERT_EQ(got.back(), expected) << "round " << round;
-  }
-}
-
 /// Device memory freed on scope exit (test helper).
 struct DeviceBuffer {
   explicit DeviceBuffer(std::size_t bytes) {
@@ -237,53 +193,136 @@ struct DeviceBuffer {
   void* data = nullptr;
 };
 
-// launch_fuse on raw device pointers: 16-byte aligned (vector loads) and offset by one element
-// (scalar loads), for a count with a tail. Small integers and dyadic coefficients make every
-// sum exact, whatever the order or FMA use.
+// fuse_async returns before the kernel ends, and the next call reuses the coefficient buffer.
+// After each call a device-to-device copy of the output is enqueued on stream 0: copy k must
+// hold the fusion with the k-th δ, so no upload may overtake the kernel before it.
+TEST(CudaFusion, FuseAsyncCallsRunInOrder) {
+  if (!cuda::available()) {
+    GTEST_SKIP() << "no CUDA device";
+  }
+  const std::size_t count = (std::size_t{1} << 22) + 3;  // long enough to still run at return
+  constexpr int kCalls = 8;
+  cuda::DeviceMemberSet set(2, {count}, FusionDtype::f32, FusionDtype::f32);
+  const std::vector<float> ones(count, 1.0f);
+  const std::vector<float> twos(count, 2.0f);
+  set.upload(0, 0, ones.data());
+  set.upload(1, 0, twos.data());
+  DeviceBuffer snapshots(kCalls * count * sizeof(float));
+  for (int k = 0; k < kCalls; ++k) {
+    const double delta[2] = {static_cast<double>(k), 0.5 * k};  // k + 2 · 0.5k = 2k
+    set.fuse_async(delta);
+    ASSERT_EQ(cudaMemcpyAsync(static_cast<float*>(snapshots.data) + k * count, set.output_data(),
+                              count * sizeof(float), cudaMemcpyDeviceToDevice),
+              cudaSuccess);
+  }
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  std::vector<float> got(count);
+  for (int k = 0; k < kCalls; ++k) {
+    ASSERT_EQ(cudaMemcpy(got.data(), static_cast<float*>(snapshots.data) + k * count,
+                         count * sizeof(float), cudaMemcpyDeviceToHost),
+              cudaSuccess);
+    const float expected = 2.0f * static_cast<float>(k);
+    ASSERT_EQ(got.front(), expected) << "call " << k;
+    ASSERT_EQ(got[count / 2], expected) << "call " << k;
+    ASSERT_EQ(got.back(), expected) << "call " << k;
+  }
+}
+
+// Above 64 members the coefficients no longer travel in the kernel's parameters: they are
+// uploaded and read from device memory. Small integers and multiples of 1/64 keep every sum
+// exact.
+TEST(CudaFusion, ManyMembersReadTheirCoefficientsFromDeviceMemory) {
+  if (!cuda::available()) {
+    GTEST_SKIP() << "no CUDA device";
+  }
+  for (std::size_t n : {64, 65, 200}) {
+    SCOPED_TRACE(std::to_string(n) + " members");
+    const std::size_t count = 1000 + 3;
+    cuda::DeviceMemberSet set(n, {count}, FusionDtype::f32, FusionDtype::f32);
+    std::vector<double> delta(n);
+    std::vector<double> expected(count, 0.0);
+    std::vector<float> values(count);
+    for (std::size_t i = 0; i < n; ++i) {
+      delta[i] = static_cast<double>(static_cast<int>(i % 9) - 4) / 64.0;
+      for (std::size_t j = 0; j < count; ++j) {
+        values[j] = static_cast<float>(static_cast<int>((i + 3 * j) % 17) - 8);
+        expected[j] += delta[i] * values[j];
+      }
+      set.upload(i, 0, values.data());
+    }
+    set.fuse(delta.data());
+    std::vector<float> got(count);
+    set.download(0, got.data());
+    for (std::size_t j = 0; j < count; ++j) {
+      ASSERT_EQ(static_cast<double>(got[j]), expected[j]) << "element " << j;
+    }
+  }
+}
+
+// launch_fuse on raw device pointers, for a count with a tail: every pointer 16-byte aligned
+// (vector loads), every one offset by one element, and mixed cases in which only the output
+// or only one member is offset (any unaligned pointer must send the kernel to scalar loads).
+// Small integers and dyadic coefficients make every sum exact, whatever the order or FMA use.
+// The output buffer has a guard element on each side, which must stay untouched.
 TEST(CudaFusion, LaunchFuseOnAlignedAndUnalignedPointers) {
   if (!cuda::available()) {
     GTEST_SKIP() << "no CUDA device";
   }
   constexpr std::size_t n = 3;
   const std::size_t count = 1000 + 5;
+  const std::size_t padded = count + 2;
   const float coeffs[n] = {0.5f, -0.25f, 0.125f};
-  std::vector<std::vector<float>> host(n, std::vector<float>(count + 1));
+  std::vector<std::vector<float>> host(n, std::vector<float>(padded));
   std::vector<std::unique_ptr<DeviceBuffer>> members;
   for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t j = 0; j <= count; ++j) {
+    for (std::size_t j = 0; j < padded; ++j) {
       host[i][j] = static_cast<float>((i * 7 + j) % 17) - 8.0f;
     }
-    members.push_back(std::make_unique<DeviceBuffer>((count + 1) * sizeof(float)));
-    ASSERT_EQ(cudaMemcpy(members.back()->data, host[i].data(), (count + 1) * sizeof(float),
+    members.push_back(std::make_unique<DeviceBuffer>(padded * sizeof(float)));
+    ASSERT_EQ(cudaMemcpy(members.back()->data, host[i].data(), padded * sizeof(float),
                          cudaMemcpyHostToDevice),
               cudaSuccess);
   }
-  DeviceBuffer out((count + 1) * sizeof(float));
+  DeviceBuffer out(padded * sizeof(float));
   DeviceBuffer device_coeffs(sizeof coeffs);
   DeviceBuffer device_members(n * sizeof(void*));
   ASSERT_EQ(cudaMemcpy(device_coeffs.data, coeffs, sizeof coeffs, cudaMemcpyHostToDevice),
             cudaSuccess);
-  for (std::size_t offset : {0, 1}) {
-    SCOPED_TRACE("offset " + std::to_string(offset));
+  struct Offsets {
+    std::size_t member[n];
+    std::size_t out;
+  };
+  const Offsets cases[] = {{{0, 0, 0}, 0}, {{1, 1, 1}, 1}, {{0, 0, 0}, 1},
+                           {{1, 1, 1}, 0}, {{0, 1, 0}, 0}, {{0, 0, 2}, 2}};
+  for (const Offsets& c : cases) {
+    SCOPED_TRACE("member offsets " + std::to_string(c.member[0]) + " " +
+                 std::to_string(c.member[1]) + " " + std::to_string(c.member[2]) +
+                 ", output offset " + std::to_string(c.out));
     const void* pointers[n];
     for (std::size_t i = 0; i < n; ++i) {
-      pointers[i] = static_cast<const float*>(members[i]->data) + offset;
+      pointers[i] = static_cast<const float*>(members[i]->data) + c.member[i];
     }
     ASSERT_EQ(cudaMemcpy(device_members.data, pointers, sizeof pointers, cudaMemcpyHostToDevice),
               cudaSuccess);
-    float* out_ptr = static_cast<float*>(out.data) + offset;
+    ASSERT_EQ(cudaMemset(out.data, 0xFF, padded * sizeof(float)), cudaSuccess);
     cuda::launch_fuse(static_cast<const void* const*>(device_members.data), device_coeffs.data, n,
-                      FusionDtype::f32, out_ptr, FusionDtype::f32, count);
+                      FusionDtype::f32, static_cast<float*>(out.data) + c.out, FusionDtype::f32,
+                      count);
     ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-    std::vector<float> got(count);
-    ASSERT_EQ(cudaMemcpy(got.data(), out_ptr, count * sizeof(float), cudaMemcpyDeviceToHost),
+    std::vector<std::uint32_t> got(padded);
+    ASSERT_EQ(cudaMemcpy(got.data(), out.data, padded * sizeof(float), cudaMemcpyDeviceToHost),
               cudaSuccess);
-    for (std::size_t j = 0; j < count; ++j) {
+    for (std::size_t k = 0; k < padded; ++k) {
+      if (k < c.out || k >= c.out + count) {
+        ASSERT_EQ(got[k], 0xFFFFFFFFU) << "guard element " << k << " was written";
+        continue;
+      }
+      const std::size_t j = k - c.out;
       float expected = 0.0f;
       for (std::size_t i = 0; i < n; ++i) {
-        expected += coeffs[i] * host[i][offset + j];
+        expected += coeffs[i] * host[i][c.member[i] + j];
       }
-      ASSERT_EQ(got[j], expected) << "element " << j;
+      ASSERT_EQ(test::float_from_bits(got[k]), expected) << "element " << j;
     }
   }
 }

@@ -5,6 +5,7 @@
 // test_cuda_fusion.cpp checks the same results on a device.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "cuda/fusion_body.cuh"
+#include "storage_bits.hpp"
 
 namespace bomf {
 namespace {
@@ -50,10 +52,43 @@ struct Launch {
   std::size_t threads;
 };
 
+/// A random input element of dtype `in` (magnitude below 8), or ±∞ when `infinite`, encoded
+/// with the test's own bit-level conversions.
+template <FusionDtype In>
+typename cuda::kernels::Elem<In>::Raw random_input(std::mt19937& rng, bool infinite) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float value =
+      infinite ? (rng() % 2 ? inf : -inf) : std::uniform_real_distribution<float>(-4.0f, 4.0f)(rng);
+  if constexpr (In == FusionDtype::bf16) {
+    return test::to_bf16(value);
+  } else if constexpr (In == FusionDtype::f16) {
+    return infinite ? static_cast<std::uint16_t>(value > 0 ? 0x7C00 : 0xFC00)
+                    : test::f16_from_random_bits(static_cast<std::uint32_t>(rng()));
+  } else {
+    return value;
+  }
+}
+
+/// The value of a stored element, decoded with the test's own bit-level conversions.
+template <FusionDtype D>
+double decode(typename cuda::kernels::Elem<D>::Raw raw) {
+  if constexpr (D == FusionDtype::bf16) {
+    return test::from_bf16(raw);
+  } else if constexpr (D == FusionDtype::f16) {
+    return test::from_f16(raw);
+  } else {
+    return raw;
+  }
+}
+
 /// Fuses `n` random members of `count` elements with the thread body, launched as `launch`,
 /// and compares every output element with a double-precision reference. `offset` elements in
 /// front of every buffer make the pointers unaligned (the kernel then runs unvectorized, as
 /// launch_fuse does). `special` puts ±∞ into member 0 at a few elements.
+///
+/// Where the grid is small enough (count · threads ≤ 2^24), every thread runs on an output
+/// of marker bytes that is scanned and reset after it: each element must be written by
+/// exactly one thread (two threads writing one element race on a device).
 template <FusionDtype In, FusionDtype Out>
 void check_fusion(std::size_t n, std::size_t count, Launch launch, std::size_t offset,
                   bool special = false) {
@@ -61,18 +96,17 @@ void check_fusion(std::size_t n, std::size_t count, Launch launch, std::size_t o
   using InRaw = typename Thread::InRaw;
   using OutRaw = typename Thread::OutRaw;
   using Acc = typename Thread::Acc;
-  using Elem = cuda::kernels::Elem<In>;
   const bool vectorized = offset == 0;
+  const std::size_t stride = launch.blocks * launch.threads;
   SCOPED_TRACE(std::string(fusion_dtype_name(In)) + " -> " + fusion_dtype_name(Out) +
                ", n = " + std::to_string(n) + ", count = " + std::to_string(count) + ", grid " +
                std::to_string(launch.blocks) + " x " + std::to_string(launch.threads) +
                (vectorized ? ", vectorized" : ", unaligned"));
 
   std::mt19937 rng(static_cast<unsigned>(count * 31 + n));
-  std::uniform_real_distribution<double> uniform(-4.0, 4.0);
   std::vector<Acc> coeffs(n);
   for (auto& c : coeffs) {
-    c = static_cast<Acc>(uniform(rng) / 2.0);
+    c = static_cast<Acc>(std::uniform_real_distribution<double>(-2.0, 2.0)(rng));
   }
   std::vector<AlignedBuffer> buffers;
   buffers.reserve(n);
@@ -83,28 +117,48 @@ void check_fusion(std::size_t n, std::size_t count, Launch launch, std::size_t o
     buffers.push_back(aligned_buffer((offset + count) * sizeof(InRaw)));
     auto* raw = reinterpret_cast<InRaw*>(buffers.back().get()) + offset;
     for (std::size_t j = 0; j < count; ++j) {
-      double value = uniform(rng);
-      if (special && i == 0 && j % 97 == 5) {
-        value = j % 2 ? std::numeric_limits<double>::infinity()
-                      : -std::numeric_limits<double>::infinity();
-      }
-      raw[j] = cuda::kernels::Elem<In>::store(static_cast<Acc>(value));
-      const double stored = static_cast<double>(Elem::load(raw[j]));
-      reference[j] += static_cast<double>(coeffs[i]) * stored;
-      magnitude[j] += std::fabs(static_cast<double>(coeffs[i]) * stored);
+      raw[j] = random_input<In>(rng, special && i == 0 && j % 97 == 5);
+      const double term = static_cast<double>(coeffs[i]) * decode<In>(raw[j]);
+      reference[j] += term;
+      magnitude[j] += std::fabs(term);
     }
     members[i] = raw;
   }
+
+  // Marker: all bits set, a NaN in every format, which no finite or infinite sum rounds to.
   const AlignedBuffer out_buffer = aligned_buffer((offset + count) * sizeof(OutRaw));
   auto* out = reinterpret_cast<OutRaw*>(out_buffer.get()) + offset;
-  const OutRaw canary = cuda::kernels::Elem<Out>::store(static_cast<float>(1234.5));
-  for (std::size_t j = 0; j < count; ++j) {
-    out[j] = canary;
-  }
-
-  const std::size_t stride = launch.blocks * launch.threads;
-  for (std::size_t t = stride; t-- > 0;) {
-    Thread::run(members.data(), coeffs.data(), n, out, count, vectorized, t, stride);
+  std::memset(out, 0xFF, count * sizeof(OutRaw));
+  const auto is_marker = [&](std::size_t j) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(out + j);
+    return std::all_of(bytes, bytes + sizeof(OutRaw), [](unsigned char b) { return b == 0xFF; });
+  };
+  std::vector<OutRaw> result(count);
+  if (count * stride <= (std::size_t{1} << 24)) {
+    std::vector<std::size_t> writer(count, stride);  // stride: nobody yet
+    for (std::size_t t = stride; t-- > 0;) {
+      Thread::run(members.data(), coeffs.data(), n, out, count, vectorized, t, stride);
+      for (std::size_t j = 0; j < count; ++j) {
+        if (!is_marker(j)) {
+          ASSERT_EQ(writer[j], stride)
+              << "element " << j << " written by threads " << writer[j] << " and " << t;
+          writer[j] = t;
+          result[j] = out[j];
+          std::memset(out + j, 0xFF, sizeof(OutRaw));
+        }
+      }
+    }
+    for (std::size_t j = 0; j < count; ++j) {
+      ASSERT_LT(writer[j], stride) << "element " << j << " written by no thread";
+    }
+  } else {
+    for (std::size_t t = stride; t-- > 0;) {
+      Thread::run(members.data(), coeffs.data(), n, out, count, vectorized, t, stride);
+    }
+    for (std::size_t j = 0; j < count; ++j) {
+      ASSERT_FALSE(is_marker(j)) << "element " << j << " written by no thread";
+      result[j] = out[j];
+    }
   }
 
   const double u_out = roundoff(Out);
@@ -113,7 +167,7 @@ void check_fusion(std::size_t n, std::size_t count, Launch launch, std::size_t o
   // here, so no absolute term would hide an f64 kernel that accumulates in fp32.
   const double u_subnormal = Out == FusionDtype::f16 ? 0x1.0p-25 : 0.0;
   for (std::size_t j = 0; j < count; ++j) {
-    const double got = static_cast<double>(cuda::kernels::Elem<Out>::load(out[j]));
+    const double got = decode<Out>(result[j]);
     if (std::isinf(reference[j])) {
       ASSERT_EQ(got, reference[j]) << "element " << j;
       continue;

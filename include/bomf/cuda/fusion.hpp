@@ -74,9 +74,12 @@ class DeviceMemberSet {
   /// `cuda_error` on CUDA failures.
   void fuse(const double* delta);
 
-  /// `fuse` without waiting: uploads δ and enqueues the kernel on stream 0, then returns (δ may
-  /// be reused at once). Work enqueued after it on stream 0, such as a forward pass on
-  /// `output_data()` or `download`, sees the fused weights. Errors of the kernel itself surface
+  /// `fuse` without waiting: enqueues the kernel on stream 0 and returns. For N ≤ 64, δ travels
+  /// in the kernel's parameters (no upload; δ may be reused at once). For more members it is
+  /// uploaded with cudaMemcpyAsync from pageable memory, which may wait for earlier work on
+  /// stream 0. Work enqueued after it on stream 0 (the legacy default stream), such as a
+  /// forward pass on `output_data()` or `download`, sees the fused weights; streams created
+  /// with `cudaStreamNonBlocking` are not ordered after it. Errors of the kernel itself surface
   /// at the next synchronizing call.
   void fuse_async(const double* delta);
 
