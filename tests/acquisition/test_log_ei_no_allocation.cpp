@@ -2,6 +2,9 @@
 // runtime malloc check): it runs in the acquisition optimizer's hot loop. The fat-tailed
 // reductions used by qLogNEHVI are checked the same way.
 #define EIGEN_RUNTIME_NO_MALLOC
+// The guard reports through eigen_assert, which NDEBUG (Release and RelWithDebInfo builds)
+// would compile away: keep it active in every build type.
+#undef NDEBUG
 #include <gtest/gtest.h>
 
 #include <random>

@@ -125,6 +125,44 @@ TEST(FusionSearch, EveryDeltaIsExactlyOnTheSimplexAndWithinBounds) {
   }
 }
 
+TEST(FusionSearch, BoundsThatMergeMemberVerticesEvaluateThatDeltaOnce) {
+  // Upper bounds of 0.1 on the two earliest members project both their vertices onto
+  // (0.1, 0.1, 0.8): one evaluation stands for both members, and the search runs on.
+  DisagreeingProblem problem(3);
+  FusionSearchOptions options = fast_fusion_options(3, 4, 2);
+  options.upper_bounds = VectorXd{{0.1, 0.1, 1.0}};
+  std::vector<VectorXd> evaluated;
+  problem.hook = [&](const VectorXd& d) { evaluated.push_back(d); };
+  bomf::FusionSummary summary;
+  const auto result = bomf::solve(options, problem, &summary);
+  ASSERT_EQ(summary.trace.size(), 2u + 3u + 4u);  // (the search may re-propose a δ: reused)
+  ASSERT_GE(evaluated.size(), 2u);
+  EXPECT_EQ(evaluated[0], (VectorXd{{0.1, 0.1, 0.8}}));
+  EXPECT_EQ(evaluated[1], (VectorXd{{0.0, 0.0, 1.0}}));
+  int members = 0;
+  for (const auto& row : summary.trace) {
+    members += row.phase == bomf::FusionPhase::member ? 1 : 0;
+  }
+  EXPECT_EQ(members, 2);
+  EXPECT_TRUE(bomf::Simplex(VectorXd::Zero(3), options.upper_bounds).contains(result.delta, 1e-12));
+
+  // Ask/tell: the shared vertex is proposed once; observing it completes both members.
+  FusionSearch search(3, problem.objectives(), options);
+  const auto first = search.suggest(3);
+  ASSERT_GE(first.size(), 2u);
+  EXPECT_EQ(first[0], (VectorXd{{0.1, 0.1, 0.8}}));
+  EXPECT_EQ(first[1], (VectorXd{{0.0, 0.0, 1.0}}));
+  for (const VectorXd& d : first) {
+    search.observe(d, problem.evaluate(d));
+  }
+  while (!search.finished()) {
+    for (const VectorXd& d : search.suggest(2)) {
+      search.observe(d, problem.evaluate(d));
+    }
+  }
+  EXPECT_EQ(search.trace().size(), 2u + 3u + 4u);
+}
+
 TEST(FusionSearch, TwoThreadsProposeBitIdenticalDeltas) {
   // fit.num_threads and optimizer.num_threads change where the work runs, never the proposals:
   // a journal written with one thread resumes unchanged with two.
@@ -357,6 +395,14 @@ TEST(FusionSearch, BadInputIsRefusedWithClearMessages) {
   o.lower_bounds = VectorXd{{0.5, 0.4, 0.3}};
   EXPECT_MESSAGE(message_of([&] { bomf::solve(o, problem); }),
                  "lower_bounds sum to 1.2, expected a sum <= 1");
+  o = FusionSearchOptions();
+  o.lower_bounds = VectorXd{{0.5, 0.5, 0.0}};
+  EXPECT_MESSAGE(message_of([&] { bomf::solve(o, problem); }),
+                 "lower_bounds sum to 1, so they leave a single feasible δ");
+  o = FusionSearchOptions();
+  o.upper_bounds = VectorXd{{0.5, 0.5, 0.0}};
+  EXPECT_MESSAGE(message_of([&] { bomf::solve(o, problem); }),
+                 "upper_bounds (clipped to 1) sum to 1, so they leave a single feasible δ");
   o = FusionSearchOptions();
   o.upper_bounds = VectorXd{{0.5, 0.4}};
   EXPECT_MESSAGE(message_of([&] { bomf::solve(o, problem); }),

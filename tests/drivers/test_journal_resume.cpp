@@ -13,6 +13,7 @@
 #include <map>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -223,6 +224,47 @@ TEST(FusionJournal, TornLastLineIsRecoveredAndTheLostEvaluationRedone) {
   // Baselines sharing the journal reuse the members.
   bomf::FusionEvaluator shared(again, journal);
   EXPECT_EQ(bomf::best_single_member(shared).new_evaluations, 0);
+  std::remove(journal.c_str());
+  std::remove(reference_journal.c_str());
+}
+
+TEST(FusionJournal, ARunWhoseMembersAllFailedResumesByEvaluatingThemAgain) {
+  // Every member evaluation fails once (say, the GPU ran out of memory): the run stops, since
+  // the normalization has no anchor. Run again on the same journal once the cause is fixed: the
+  // members are evaluated again (failed records are not reused), and the search then runs as
+  // an uninterrupted one would.
+  const std::string journal = temp_file("members_failed.journal");
+  const std::string reference_journal = temp_file("members_failed_reference.journal");
+  DisagreeingProblem reference(3);
+  bomf::FusionSummary expected;
+  bomf::solve(journal_options(reference_journal), reference, &expected);
+
+  DisagreeingProblem failing(3);
+  failing.hook = [](const VectorXd&) { throw std::runtime_error("CUDA out of memory"); };
+  const std::string message =
+      message_of<bomf::evaluation_error>([&] { bomf::solve(journal_options(journal), failing); });
+  EXPECT_MESSAGE(message, "every member evaluation failed");
+  EXPECT_MESSAGE(message, "(the members are evaluated again)");
+
+  DisagreeingProblem fixed(3);
+  bomf::FusionSummary summary;
+  const auto result = bomf::solve(journal_options(journal), fixed, &summary);
+  EXPECT_EQ(fixed.calls, kBudget);
+  ASSERT_EQ(summary.trace.size(), static_cast<std::size_t>(3 + kBudget));
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_FALSE(summary.trace[i].ok);
+    EXPECT_NE(summary.trace[i].error.find("CUDA out of memory"), std::string::npos);
+  }
+  for (std::size_t i = 0; i < static_cast<std::size_t>(kBudget); ++i) {
+    EXPECT_TRUE(summary.trace[3 + i].ok);
+    EXPECT_EQ(summary.trace[3 + i].delta, expected.trace[i].delta) << "row " << i;
+  }
+  EXPECT_EQ(result.delta, expected.result->delta);
+
+  // Resuming the finished run replays everything and evaluates nothing.
+  DisagreeingProblem again(3);
+  bomf::solve(journal_options(journal), again);
+  EXPECT_EQ(again.calls, 0);
   std::remove(journal.c_str());
   std::remove(reference_journal.c_str());
 }

@@ -1,6 +1,9 @@
 // ExactGP::posterior_at with a reused workspace does not touch the heap (Eigen's runtime malloc
 // check, as Eigen's own tests do): it runs in the acquisition hot loop.
 #define EIGEN_RUNTIME_NO_MALLOC
+// The guard reports through eigen_assert, which NDEBUG (Release and RelWithDebInfo builds)
+// would compile away: keep it active in every build type.
+#undef NDEBUG
 #include <gtest/gtest.h>
 
 #include <random>

@@ -60,7 +60,7 @@ struct SearchOutcome {
   std::vector<Hyperparameters> proposals;
 };
 
-SearchOutcome run_search(std::uint64_t seed) {
+SearchOutcome run_search(std::uint64_t seed, int acquisition_threads = 1) {
   SearchOutcome out;
   const bomf::SearchSpace space = bomf_test::synthetic_space();
   auto problem = bomf::make_training_problem(
@@ -71,6 +71,7 @@ SearchOutcome run_search(std::uint64_t seed) {
       });
   HyperparameterSearchOptions options;  // the paper's 3 + 10
   options.seed = seed;
+  options.acquisition_optimizer.num_threads = acquisition_threads;
   HyperparameterSummary summary;
   const bomf::HyperparameterSearchResult result = bomf::solve(options, problem, &summary);
   EXPECT_EQ(summary.num_runs, 13);
@@ -139,6 +140,20 @@ TEST(HyperparameterSearch, DeterministicGivenTheSeed) {
     EXPECT_EQ(a.proposals[i].values(), b.proposals[i].values()) << "run " << i;
   }
   EXPECT_NE(a.proposals[0].values(), c.proposals[0].values());
+}
+
+// Each optimizer thread evaluates LogEI on its own copy (LogEI keeps a scratch workspace), so
+// the proposals do not depend on the number of threads.
+TEST(HyperparameterSearch, SameProposalsWithSeveralAcquisitionThreads) {
+  const SearchOutcome serial = run_search(11);
+  for (int threads : {2, 4}) {
+    const SearchOutcome parallel = run_search(11, threads);
+    ASSERT_EQ(parallel.proposals.size(), serial.proposals.size());
+    for (std::size_t i = 0; i < serial.proposals.size(); ++i) {
+      EXPECT_EQ(parallel.proposals[i].values(), serial.proposals[i].values())
+          << threads << " threads, run " << i;
+    }
+  }
 }
 
 TEST(HyperparameterSearch, AskTellWithPendingRunsInAnyOrder) {

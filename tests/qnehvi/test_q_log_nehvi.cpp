@@ -429,19 +429,27 @@ TEST(QLogNehviExtremes, FarAwayCandidateUsesThePrior) {
   EXPECT_TRUE(grad.allFinite());
 }
 
-TEST(QLogNehviPruning, DropsPointsThatCannotBeParetoOptimal) {
-  // Three clearly non-dominated points and two clearly dominated ones, tiny noise.
-  Eigen::MatrixXd X(5, 2);
-  X << 0.1, 0.1, 0.9, 0.9, 0.5, 0.5, 0.2, 0.8, 0.8, 0.2;
-  Eigen::MatrixXd Y(5, 2);
-  Y << 1.0, 0.0, 0.0, 1.0, 0.7, 0.7, 0.1, 0.1, 0.2, 0.3;
+// Three clearly non-dominated points and two clearly dominated ones, tiny noise.
+struct PruningProblem {
+  Eigen::MatrixXd X =
+      (Eigen::MatrixXd(5, 2) << 0.1, 0.1, 0.9, 0.9, 0.5, 0.5, 0.2, 0.8, 0.8, 0.2).finished();
   std::vector<Gp> models;
-  for (int k = 0; k < 2; ++k) {
-    bomf::GpHyperparameters h;
-    h.lengthscales = Eigen::Vector2d(0.2, 0.2);
-    h.noise = 1e-5;
-    models.emplace_back(X, Y.col(k), h);
+  PruningProblem() {
+    Eigen::MatrixXd Y(5, 2);
+    Y << 1.0, 0.0, 0.0, 1.0, 0.7, 0.7, 0.1, 0.1, 0.2, 0.3;
+    for (int k = 0; k < 2; ++k) {
+      bomf::GpHyperparameters h;
+      h.lengthscales = Eigen::Vector2d(0.2, 0.2);
+      h.noise = 1e-5;
+      models.emplace_back(X, Y.col(k), h);
+    }
   }
+};
+
+TEST(QLogNehviPruning, DropsPointsThatCannotBeParetoOptimal) {
+  const PruningProblem problem;
+  const Eigen::MatrixXd& X = problem.X;
+  const std::vector<Gp>& models = problem.models;
   const Eigen::Vector2d ref(-0.5, -0.5);
   bomf::QLogNehviOptions options;
   options.prune_baseline = true;
@@ -463,6 +471,39 @@ TEST(QLogNehviPruning, DropsPointsThatCannotBeParetoOptimal) {
   options.prune_max_frac = 0.4;
   Acqf capped(models, X, ref, options);
   EXPECT_EQ(capped.baseline().rows(), 2);
+}
+
+TEST(QLogNehviPruning, PendingPointsJoinTheBaselineAfterPruning) {
+  // The pruning problem above with a pending point at (0.35, 0.65): BoTorch prunes only the
+  // observed points, then appends X_pending, so a cap on the kept fraction cannot drop it and
+  // it does not count towards n.
+  const PruningProblem problem;
+  const Eigen::MatrixXd& X = problem.X;
+  const std::vector<Gp>& models = problem.models;
+  const Eigen::Vector2d ref(-0.5, -0.5);
+  const Eigen::MatrixXd pending = (Eigen::MatrixXd(1, 2) << 0.35, 0.65).finished();
+  bomf::QLogNehviOptions options;
+  options.prune_baseline = true;
+  options.prune_max_frac = 0.4;  // ceil(0.4 · 5) = 2 observed points kept
+  options.X_pending = pending;
+  Acqf with_pending(models, X, ref, options);
+  ASSERT_EQ(with_pending.baseline().rows(), 3);
+  EXPECT_EQ(with_pending.baseline().bottomRows(1), pending);
+  // The same as pruning alone and passing [pruned; pending] as an unpruned baseline, with the
+  // same base samples (the baseline's come first in one Sobol sequence).
+  options.X_pending.resize(0, 2);
+  const Acqf pruned_only(models, X, ref, options);
+  Eigen::MatrixXd stacked(3, 2);
+  stacked << pruned_only.baseline(), pending;
+  options.prune_baseline = false;
+  const Acqf unpruned(models, stacked, ref, options);
+  const Eigen::MatrixXd cand = (Eigen::MatrixXd(1, 2) << 0.3, 0.7).finished();
+  EXPECT_EQ(with_pending.value(cand), Acqf(unpruned).value(cand));
+  // Bad pending points are named.
+  options.X_pending = Eigen::MatrixXd::Constant(1, 3, 0.5);
+  EXPECT_THROW(Acqf(models, X, ref, options), bomf::invalid_argument);
+  options.X_pending = (Eigen::MatrixXd(1, 2) << 0.5, std::nan("")).finished();
+  EXPECT_THROW(Acqf(models, X, ref, options), bomf::invalid_argument);
 }
 
 TEST(QLogNehviPruning, KeepsTheSamePointsOnAnyNumberOfThreadsAndDropsThoseBelowTheReference) {

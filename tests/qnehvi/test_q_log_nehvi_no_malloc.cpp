@@ -1,6 +1,9 @@
 // qLogNEHVI evaluation allocates nothing once a batch size has been used: Eigen's runtime
 // malloc guard (EIGEN_RUNTIME_NO_MALLOC) aborts on any Eigen heap allocation while disabled.
 #define EIGEN_RUNTIME_NO_MALLOC
+// The guard reports through eigen_assert, which NDEBUG (Release and RelWithDebInfo builds)
+// would compile away: keep it active in every build type.
+#undef NDEBUG
 #include <gtest/gtest.h>
 
 #include <Eigen/Core>

@@ -30,8 +30,9 @@
 // injected; the pruning draws its 2048 samples from it too (seeded, where BoTorch's are
 // unseeded); when the candidates' conditional covariance is not positive definite
 // even with jitter 1e-3, evaluation throws bomf::numerical_error where BoTorch falls back to
-// sampling the full joint posterior; no constraints, objectives, pending points or
-// incremental_nehvi = false (BoTorch's defaults are what is implemented).
+// sampling the full joint posterior; no constraints, objectives or incremental_nehvi = false
+// (BoTorch's defaults are what is implemented). Pending points (options.X_pending) join the
+// baseline after pruning, as BoTorch's X_pending.
 #pragma once
 
 #include <Eigen/Core>
@@ -75,10 +76,14 @@ struct QLogNehviOptions {
   /// num_threads copy it).
   int num_threads = 1;
   /// Optional injected base samples for the baseline: S × (n_b · m), column i·m + k is
-  /// objective k at baseline point i (BoTorch's `base_samples[s, i, k]` flattened row-major).
-  /// Empty: drawn from the scrambled Sobol sequence (bomf::sobol_normal_samples). Incompatible
-  /// with prune_baseline.
+  /// objective k at baseline point i (BoTorch's `base_samples[s, i, k]` flattened row-major;
+  /// with pending points, n_b counts them too, after the baseline's). Empty: drawn from the
+  /// scrambled Sobol sequence (bomf::sobol_normal_samples). Incompatible with prune_baseline.
   Eigen::MatrixXd base_samples_baseline;
+  /// Points submitted for evaluation but not yet evaluated (n_p × d, original units, or
+  /// empty): appended to the baseline after any pruning and never pruned themselves, as
+  /// BoTorch's X_pending (cache_pending = True). They must not repeat a baseline point.
+  Eigen::MatrixXd X_pending;
 };
 
 /// qLogNEHVI for m ≥ 2 independent exact GPs (one per objective) with kernel `Kernel`; see
@@ -128,6 +133,11 @@ class QLogNoisyExpectedHypervolumeImprovement {
     detail::require_finite(ref_point, where, "ref_point");
     detail::require_shape(X_baseline, -1, d, where, "X_baseline");
     detail::require_finite(X_baseline, where, "X_baseline");
+    const Eigen::Index n_pending = options.X_pending.rows();
+    if (n_pending > 0) {
+      detail::require_shape(options.X_pending, -1, d, where, "options.X_pending");
+      detail::require_finite(options.X_pending, where, "options.X_pending");
+    }
     detail::require(options.num_samples >= 1, where, "options.num_samples is ", options.num_samples,
                     ", expected ≥ 1");
     detail::require(std::isfinite(options.tau_relu) && options.tau_relu > 0.0, where,
@@ -146,11 +156,13 @@ class QLogNoisyExpectedHypervolumeImprovement {
                     "number of baseline points is not known before pruning)");
     if (injected) {
       detail::require_shape(options.base_samples_baseline, options.num_samples,
-                            X_baseline.rows() * m, where, "options.base_samples_baseline");
+                            (X_baseline.rows() + n_pending) * m, where,
+                            "options.base_samples_baseline");
       detail::require_finite(options.base_samples_baseline, where, "options.base_samples_baseline");
     } else {
-      detail::require((X_baseline.rows() + 1) * m <= SobolSequence::max_dimension, where,
-                      "X_baseline has ", X_baseline.rows(), " rows and there are ", m,
+      detail::require((X_baseline.rows() + n_pending + 1) * m <= SobolSequence::max_dimension,
+                      where, "X_baseline has ", X_baseline.rows(), " rows (and options.X_pending ",
+                      n_pending, ") and there are ", m,
                       " objectives: the Sobol base samples need (n_b + q)·m ≤ ",
                       SobolSequence::max_dimension,
                       " dimensions (inject "
@@ -165,6 +177,11 @@ class QLogNoisyExpectedHypervolumeImprovement {
     baseline_ = X_baseline;
     if (options.prune_baseline && X_baseline.rows() > 0) {
       baseline_ = prune(X_baseline);
+    }
+    if (n_pending > 0) {
+      const Eigen::Index kept = baseline_.rows();
+      baseline_.conservativeResize(kept + n_pending, d);
+      baseline_.bottomRows(n_pending) = options.X_pending;
     }
     const Eigen::Index S = options.num_samples;
     const Eigen::Index nb = baseline_.rows();
@@ -271,7 +288,7 @@ class QLogNoisyExpectedHypervolumeImprovement {
   Eigen::Index num_samples() const noexcept { return options_.num_samples; }
   /// Input dimension d.
   Eigen::Index dim() const noexcept { return dim_; }
-  /// The baseline points in use (n_b × d; after pruning when enabled).
+  /// The baseline points in use (n_b × d): after pruning when enabled, then the pending points.
   const Eigen::MatrixXd& baseline() const noexcept { return baseline_; }
   /// The reference point (length m).
   const Eigen::VectorXd& ref_point() const noexcept { return ref_point_; }

@@ -239,7 +239,11 @@ class FusionLedger {
  private:
   const FusionRecord& index(FusionRecord record) {
     records_.push_back(std::move(record));
-    by_delta_.emplace(detail::point_key(records_.back().delta), records_.size() - 1);
+    // find() answers with the first successful record of a δ, else its first failure.
+    const auto [it, inserted] =
+        by_delta_.emplace(detail::point_key(records_.back().delta), records_.size() - 1);
+    if (!inserted && !records_[it->second].ok && records_.back().ok)
+      it->second = records_.size() - 1;
     return records_.back();
   }
 
@@ -252,7 +256,9 @@ class FusionLedger {
 };
 
 /// Evaluates fused models of a `FusionProblem` through a `FusionLedger` (owned, or shared with
-/// others), so that no δ is evaluated twice. Not thread-safe.
+/// others), so that no δ is evaluated twice successfully. A δ whose evaluation failed is
+/// evaluated again when asked for (a failure such as running out of GPU memory can be
+/// transient); the search itself does not propose a failed δ again. Not thread-safe.
 class FusionEvaluator {
  public:
   /// An evaluator with its own ledger (journal at `journal_path`, "" = in memory).
@@ -273,15 +279,15 @@ class FusionEvaluator {
                     ledger.objectives().size());
   }
 
-  /// The record of δ: a copy of the ledger's (with `reused` = true) when δ was evaluated before,
-  /// else a fresh evaluation by problem.evaluate (timed; a thrown exception or a non-finite
-  /// value gives a failed record with the reason) which is NOT yet appended — the caller
-  /// journals it (see `evaluate`, FusionSearch::observe). Throws bomf::invalid_argument for a δ
-  /// off the simplex or an evaluation returning the wrong number of metric values.
+  /// The record of δ: a copy of the ledger's (with `reused` = true) when δ was evaluated
+  /// successfully before, else a fresh evaluation by problem.evaluate (timed; a thrown exception or
+  /// a non-finite value gives a failed record with the reason) which is NOT yet appended — the
+  /// caller journals it (see `evaluate`, FusionSearch::observe). Throws bomf::invalid_argument for
+  /// a δ off the simplex or an evaluation returning the wrong number of metric values.
   [[nodiscard]] FusionRecord compute(const Eigen::Ref<const Eigen::VectorXd>& delta) {
     constexpr const char* where = "bomf::FusionEvaluator";
     detail::check_delta(delta, ledger_->num_members(), where);
-    if (const FusionRecord* found = ledger_->find(delta)) {
+    if (const FusionRecord* found = ledger_->find(delta); found != nullptr && found->ok) {
       FusionRecord copy = *found;
       copy.reused = true;
       copy.fit_seconds = 0.0;

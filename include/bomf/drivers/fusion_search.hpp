@@ -160,7 +160,9 @@ struct FusionSearchOptions {
   std::string journal;
   /// Optional per-coefficient bounds inside the simplex (length N each, or empty for 0 / 1):
   /// every δ proposed or evaluated then satisfies lower ≤ δ ≤ upper exactly. The "members" are
-  /// then the feasible points closest to each vertex (Simplex::vertex).
+  /// then the feasible points closest to each vertex (Simplex::vertex); members whose points
+  /// coincide are evaluated once. Bounds that leave a single feasible δ (lower summing to 1,
+  /// or upper clipped to 1 summing to 1) are refused: there is nothing to search.
   Eigen::VectorXd lower_bounds;
   Eigen::VectorXd upper_bounds;
   /// Member values, N × (1 + K) natural units (loss, metrics), e.g. from the training trajectory;
@@ -307,6 +309,9 @@ class FusionSearch {
   void check_settings_record();
   [[nodiscard]] nlohmann::json settings_json() const;
   [[nodiscard]] int member_index(const Eigen::Ref<const Eigen::VectorXd>& delta) const;
+  void set_member_state(int member, int state);
+  [[nodiscard]] bool any_member_succeeded() const;
+  [[nodiscard]] bool anchors_without_members() const;
   void apply(const FusionRecord& record, bool replayed);
   void set_normalization();
   void feed_engine(const FusionRecord& record);
@@ -324,6 +329,9 @@ class FusionSearch {
   std::optional<Normalization> normalization_;
   bool members_needed_ = false;
   std::vector<int> member_state_;  // 0 = to do, 1 = pending, 2 = done
+  // Per member, the first member with the same vertex (itself unless bounds merged vertices);
+  // member_index() returns that one, and set_member_state() updates all that share it.
+  std::vector<int> first_with_vertex_;
   Eigen::MatrixXd member_values_;  // N × (1 + K)
   std::vector<int> member_order_;  // trace rows of member records, in order
   std::vector<int> buffered_;      // trace rows of search records awaiting the normalization

@@ -840,8 +840,10 @@ class BasicHyperparameterSearch {
 
     start = std::chrono::steady_clock::now();
     LogExpectedImprovement<ExactGP<Kernel>> log_ei(gp, y.maxCoeff());
-    auto acquisition = [&log_ei](const Eigen::Ref<const Eigen::VectorXd>& u,
-                                 Eigen::Ref<Eigen::VectorXd> grad) {
+    // By value: each optimizer thread gets its own copy of the lambda, hence of LogEI and its
+    // scratch workspace (the model is shared, read-only).
+    auto acquisition = [log_ei](const Eigen::Ref<const Eigen::VectorXd>& u,
+                                Eigen::Ref<Eigen::VectorXd> grad) {
       return log_ei.value_and_gradient(u, grad);
     };
     BoxOptimizerOptions box = options_.acquisition_optimizer;

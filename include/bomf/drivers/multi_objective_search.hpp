@@ -9,16 +9,18 @@
 //      by sorted spacings, or to the box's valid settings);
 //   2. then, for each new candidate: one GP per objective (ModelListGP, `fit_model_list_gp`,
 //      Matérn-5/2 with BoTorch 0.11's priors by default) refitted on every successful
-//      observation; qLogNEHVI with X_baseline = the observed points plus every pending point;
+//      observation; qLogNEHVI with X_baseline = the observed points (pruned when
+//      acquisition.prune_baseline) and every pending point as X_pending;
 //      maximized by `maximize_on_simplex` (fed the observed Pareto-optimal points as best_points)
 //      or `maximize_in_box` (over the unit-cube encoding, discrete dimensions snapped).
 //
 // Ask/tell: `suggest(q)` returns q candidates, the design rows first, then a sequential greedy
-// batch — candidate j maximizes qLogNEHVI with candidates 0 … j−1 and all pending points appended
-// to X_baseline, which is how BoTorch's qNEHVI treats X_pending (their outcomes are integrated
-// over the joint posterior). Every suggested point stays pending until `observe(x, y)` or
-// `observe_failure(x)` is called with exactly the same x (in any order). Observing a point that
-// was never suggested is allowed (external data, e.g. results from an earlier campaign).
+// batch — candidate j maximizes qLogNEHVI with candidates 0 … j−1 and all pending points
+// appended to the baseline after its pruning, as BoTorch's qNEHVI treats X_pending (their
+// outcomes are integrated over the joint posterior; they are never pruned). Every suggested point
+// stays pending until `observe(x, y)` or `observe_failure(x)` is called with exactly the same x (in
+// any order). Observing a point that was never suggested is allowed (external data, e.g. results
+// from an earlier campaign).
 //
 // Determinism: the seed of every random step (design, GP fit restarts, QMC base samples,
 // optimizer) is derived from (options.seed, number of points observed, failed or pending at that
@@ -439,19 +441,22 @@ class MultiObjectiveSearch {
     return fit_model_list_gp<Kernel>(X, observed_y(), fit);
   }
 
-  // Observed and pending points (encoded), exact duplicates removed (a repeated point adds
-  // nothing to X_baseline and would make its posterior covariance singular).
-  Eigen::MatrixXd baseline() const {
+  // The observed points and the pending ones (encoded), exact duplicates removed (a repeated
+  // point adds nothing to the baseline and would make its posterior covariance singular). The
+  // pending points go to qLogNEHVI as X_pending: appended after pruning, never pruned.
+  std::pair<Eigen::MatrixXd, Eigen::MatrixXd> baseline_and_pending() const {
     std::set<std::vector<double>> seen;
-    std::vector<Eigen::VectorXd> kept;
+    std::vector<Eigen::VectorXd> kept[2];
+    int list_index = 0;
     for (const auto* list : {&observed_x_, &pending_}) {
       for (const Eigen::VectorXd& p : *list) {
         Eigen::VectorXd u = encode(p);
         if (seen.insert(detail::point_key(u)).second)
-          kept.push_back(std::move(u));
+          kept[list_index].push_back(std::move(u));
       }
+      ++list_index;
     }
-    return stack(kept, encoded_dim());
+    return {stack(kept[0], encoded_dim()), stack(kept[1], encoded_dim())};
   }
 
   // Maximizes qLogNEHVI for one candidate; empty when the acquisition fails numerically.
@@ -462,7 +467,9 @@ class MultiObjectiveSearch {
     const std::uint64_t opt_seed =
         detail::derive_seed(options_.seed, count, detail::SeedStream::optimizer);
     try {
-      QLogNoisyExpectedHypervolumeImprovement<Kernel> acquisition(models, baseline(), ref_point_,
+      auto [observed, pending] = baseline_and_pending();
+      acq_options.X_pending = std::move(pending);
+      QLogNoisyExpectedHypervolumeImprovement<Kernel> acquisition(models, observed, ref_point_,
                                                                   acq_options);
       if (simplex_) {
         SimplexOptimizerOptions opt = options_.simplex_optimizer;

@@ -107,6 +107,12 @@ inline std::string FusionSearchOptions::validate(int num_members,
     if (up.cwiseMin(1.0).sum() < 1.0 - 1e-12)
       return detail::concat("upper_bounds (clipped to 1) sum to ", up.cwiseMin(1.0).sum(),
                             ", expected a sum >= 1 (no δ on the simplex satisfies them)");
+    if (lo.sum() >= 1.0 - 1e-12 || up.cwiseMin(1.0).sum() <= 1.0 + 1e-12)
+      return detail::concat(
+          lo.sum() >= 1.0 - 1e-12 ? "lower_bounds" : "upper_bounds (clipped to 1)",
+          " sum to 1, so they leave a single feasible δ and nothing to search; "
+          "expected lower_bounds summing to < 1 and upper_bounds to > 1 (to "
+          "fuse with fixed coefficients, use a FusionEvaluator)");
   }
   if (member_values.size() > 0) {
     if (member_values.rows() != num_members || member_values.cols() != m)
@@ -183,6 +189,12 @@ inline void FusionSearch::initialize(FusionSearchOptions options) {
   options_ = std::move(options);
   for (int i = 0; i < num_members_; ++i) {
     vertices_.push_back(simplex_.vertex(i));
+    // Bounds can project several members onto one δ (e.g. upper bounds of 0.1 on two of
+    // them): that δ is evaluated once, for all of them.
+    int first = 0;
+    while (!detail::same_point(vertices_[static_cast<std::size_t>(first)], vertices_.back()))
+      ++first;
+    first_with_vertex_.push_back(first);
   }
 
   member_state_.assign(static_cast<std::size_t>(num_members_), 0);
@@ -292,6 +304,13 @@ inline int FusionSearch::member_index(const Eigen::Ref<const Eigen::VectorXd>& d
   return -1;
 }
 
+inline void FusionSearch::set_member_state(int i, int state) {
+  for (int k = 0; k < num_members_; ++k) {
+    if (first_with_vertex_[static_cast<std::size_t>(k)] == i)
+      member_state_[static_cast<std::size_t>(k)] = state;
+  }
+}
+
 inline int FusionSearch::remaining() const {
   int left = 0;
   int search_pending = 0;
@@ -338,7 +357,7 @@ inline std::vector<Eigen::VectorXd> FusionSearch::suggest(int q) {
     for (int i = 0; i < num_members_ && static_cast<int>(out.size()) < q; ++i) {
       if (member_state_[static_cast<std::size_t>(i)] != 0)
         continue;
-      member_state_[static_cast<std::size_t>(i)] = 1;
+      set_member_state(i, 1);
       Pending p;
       p.delta = vertices_[static_cast<std::size_t>(i)];
       p.phase = FusionPhase::member;
@@ -477,15 +496,25 @@ inline void FusionSearch::apply(const FusionRecord& record, bool replayed) {
     ++num_failures_;
   if (member) {
     row.phase = FusionPhase::member;
-    member_state_[static_cast<std::size_t>(i)] = 2;
-    if (record.ok)
-      member_values_.row(i) = natural_values(record.evaluation).transpose();
+    set_member_state(i, 2);
+    if (record.ok) {
+      for (int k = 0; k < num_members_; ++k) {
+        if (first_with_vertex_[static_cast<std::size_t>(k)] == i)
+          member_values_.row(k) = natural_values(record.evaluation).transpose();
+      }
+    }
     member_order_.push_back(row.index);
     trace_.push_back(row);
     const bool all_done =
         std::all_of(member_state_.begin(), member_state_.end(), [](int s) { return s == 2; });
-    if (all_done)
+    if (all_done && replayed && !any_member_succeeded() && !anchors_without_members()) {
+      // The run that wrote this journal stopped here (every member failed, so the
+      // normalization had no anchor): this resume evaluates the members again.
+      std::fill(member_state_.begin(), member_state_.end(), 0);
+      member_order_.clear();
+    } else if (all_done) {
       set_normalization();
+    }
   } else {
     row.phase =
         engine_->is_design_point(record.delta) ? FusionPhase::initial : FusionPhase::bayesian;
@@ -505,19 +534,32 @@ inline void FusionSearch::apply(const FusionRecord& record, bool replayed) {
       normalization_ ? engine_->hypervolume() : std::numeric_limits<double>::quiet_NaN();
 }
 
+inline bool FusionSearch::any_member_succeeded() const {
+  for (Eigen::Index i = 0; i < member_values_.rows(); ++i) {
+    if (member_values_.row(i).allFinite())
+      return true;
+  }
+  return false;
+}
+
+inline bool FusionSearch::anchors_without_members() const {
+  return options_.member_values.size() == 0 &&
+         options_.normalization.all_anchors_overridden(objectives_.size());
+}
+
 inline void FusionSearch::set_normalization() {
-  const int m = objectives_.size();
-  if (options_.member_values.size() == 0 && options_.normalization.all_anchors_overridden(m)) {
+  if (anchors_without_members()) {
     normalization_ = Normalization::from_overrides(objectives_, options_.normalization);
   } else {
-    bool any = false;
-    for (Eigen::Index i = 0; i < member_values_.rows(); ++i) {
-      any = any || member_values_.row(i).allFinite();
-    }
-    if (!any) {
-      throw evaluation_error(
+    if (!any_member_succeeded()) {
+      throw evaluation_error(detail::concat(
           "bomf::FusionSearch: every member evaluation failed, so the normalization has no "
-          "anchor (supply FusionSearchOptions::member_values or normalization.anchor_overrides)");
+          "anchor. Fix the cause and run again",
+          ledger_->path().empty() ? ""
+                                  : detail::concat(" on journal '", ledger_->path(),
+                                                   "' (the members are evaluated again)"),
+          ", or supply FusionSearchOptions::member_values or normalization.anchor_overrides"
+          " (with a new journal)"));
     }
     normalization_ =
         Normalization::from_members(objectives_, member_values_, options_.normalization);
