@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -296,9 +297,51 @@ TEST(FusionJournal, JournalsOfOtherRunsAreRefused) {
   FusionSearchOptions rebounded = journal_options(journal);
   rebounded.upper_bounds = VectorXd{{0.9, 1.0, 1.0}};
   EXPECT_MESSAGE(message_of([&] { bomf::solve(rebounded, problem); }), "'upper_bounds'");
+  // The fit's tolerances and full priors, and the refiner's tolerances, are part of the record.
+  FusionSearchOptions retuned = journal_options(journal);
+  retuned.fit.gradient_tolerance = 1e-4;
+  EXPECT_MESSAGE(message_of([&] { bomf::solve(retuned, problem); }), "'surrogate_and_refine'");
+  retuned = journal_options(journal);
+  retuned.optimizer.refine.value_tolerance = 1e-9;
+  EXPECT_MESSAGE(message_of([&] { bomf::solve(retuned, problem); }), "'surrogate_and_refine'");
+  retuned = journal_options(journal);
+  bomf::GpPriors priors = bomf::GpPriors::botorch_legacy();
+  priors.noise_lower = 1e-6;
+  retuned.fit.priors = priors;  // ("surrogate" already says "custom" where the journal has none)
+  EXPECT_MESSAGE(message_of([&] { bomf::solve(retuned, problem); }), "'surrogate");
+  {  // two custom priors differ only in the new key
+    const std::string custom = temp_file("custom_priors.journal");
+    FusionSearchOptions first = journal_options(custom);
+    first.fit.priors = priors;
+    DisagreeingProblem p3(3);
+    bomf::solve(first, p3);
+    FusionSearchOptions second = first;
+    second.fit.priors->noise_lower = 1e-5;
+    EXPECT_MESSAGE(message_of([&] { bomf::solve(second, p3); }), "'surrogate_and_refine'");
+    std::remove(custom.c_str());
+  }
+
+  // A settings record from before that key existed is still accepted.
+  std::vector<std::string> lines = read_lines(journal);
+  for (std::string& line : lines) {
+    auto json = nlohmann::json::parse(line);
+    if (json.value("kind", std::string()) == "fusion_search_settings") {
+      json.erase("surrogate_and_refine");
+      line = json.dump();
+    }
+  }
+  {
+    std::ofstream out(journal, std::ios::trunc);
+    for (const auto& l : lines) {
+      out << l << "\n";
+    }
+  }
+  DisagreeingProblem replayed(3);
+  EXPECT_NO_THROW(bomf::solve(journal_options(journal), replayed));
+  EXPECT_EQ(replayed.calls, 0);
 
   // Damage before the last line is not a torn tail: a clear error.
-  std::vector<std::string> lines = read_lines(journal);
+  lines = read_lines(journal);
   lines[2] = "{not json";
   {
     std::ofstream out(journal, std::ios::trunc);

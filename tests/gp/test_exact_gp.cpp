@@ -190,6 +190,30 @@ TEST(ExactGp, RankOneUpdateWithDuplicateAndNoNoiseFallsBackToJitter) {
   EXPECT_NEAR(p.mean, data.y(3), 1e-3 * std::abs(data.y(3)) + 1e-3);
 }
 
+// An RBF profile that breaks (NaN) beyond r² = 1e6, to make a refactorization fail.
+struct BreaksFarAwayKernel {
+  static constexpr const char* name = "BreaksFarAwayKernel";
+  static double value(double r2) noexcept {
+    return r2 > 1e6 ? std::numeric_limits<double>::quiet_NaN() : std::exp(-0.5 * r2);
+  }
+  static double derivative(double r2) noexcept { return -0.5 * value(r2); }
+};
+
+TEST(ExactGp, FailedRankOneUpdateLeavesTheModelUnchanged) {
+  const Data data = make_data(8, 2, 6);
+  bomf::ExactGP<BreaksFarAwayKernel> gp(data.x, data.y, hyper(2));
+  const Eigen::Vector2d query(0.3, 0.6);
+  const auto before = gp.posterior_at(query);
+  EXPECT_THROW(gp.add_observation(Eigen::Vector2d(1e4, 0.0), 1.0), bomf::numerical_error);
+  EXPECT_EQ(gp.num_train(), 8);
+  EXPECT_EQ(gp.jitter(), 0.0);
+  const auto after = gp.posterior_at(query);
+  EXPECT_EQ(after.mean, before.mean);
+  EXPECT_EQ(after.variance, before.variance);
+  gp.add_observation(Eigen::Vector2d(0.5, 0.5), 1.0);  // and it still takes good points
+  EXPECT_EQ(gp.num_train(), 9);
+}
+
 TEST(ExactGp, DuplicateInputsWithoutNoiseNeedJitterWhichIsReportedAndBounded) {
   Data data = make_data(10, 2, 7);
   data.x.row(5) = data.x.row(2);
@@ -275,6 +299,55 @@ TEST(ExactGp, NonFiniteInputsAreRejectedNamingRowAndColumn) {
   bounds << 0.0, 1.0, 1.0, 1.0;
   msg = message_of([&] { bomf::InputNormalization{bounds}; });
   EXPECT_NE(msg.find("column 1"), std::string::npos) << msg;
+}
+
+TEST(ExactGp, ExtremeButFiniteInputsGiveFiniteAnswersOrClearErrors) {
+  // Matérn profiles at r² = ∞ are 0 (not (1 + r + r²/3) · 0 = NaN), and so are their derivatives.
+  const double inf = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(bomf::Matern52Kernel::value(inf), 0.0);
+  EXPECT_EQ(bomf::Matern52Kernel::derivative(inf), 0.0);
+  EXPECT_EQ(bomf::Matern52Kernel::value_and_derivative(inf).value, 0.0);
+  EXPECT_EQ(bomf::Matern32Kernel::value(inf), 0.0);
+  EXPECT_EQ(bomf::Matern32Kernel::value_and_derivative(inf).derivative, 0.0);
+  // Far below the cut-off nothing changes: exp(−r) is still positive there.
+  EXPECT_GT(bomf::Matern52Kernel::value(700.0 * 700.0 / 5.0), 0.0);
+  // A query so far away that its scaled distance overflows: the prior (mean c, variance s).
+  const Data data = make_data(6, 2, 4);
+  const Gp gp(data.x, data.y, hyper(2, 0.4, 1.5, 1e-3, 0.0), bomf::InputNormalization(),
+              bomf::OutcomeStandardization::identity());
+  const auto far = gp.posterior_at(Eigen::Vector2d(1e155, 0.5));
+  EXPECT_EQ(far.mean, 0.0);
+  EXPECT_NEAR(far.variance, 1.5, 1e-12);
+  // Lengthscales so short that every off-diagonal distance overflows: K = (s + σ²) I.
+  const Gp tiny(data.x, data.y, hyper(2, 1e-160, 1.5, 1e-3, 0.0), bomf::InputNormalization(),
+                bomf::OutcomeStandardization::identity());
+  EXPECT_EQ(tiny.jitter(), 0.0);
+  EXPECT_TRUE(std::isfinite(tiny.posterior_at(Eigen::Vector2d(0.3, 0.3)).mean));
+  // Input bounds whose width or its inverse overflows are refused, naming the column.
+  Eigen::MatrixXd bounds(2, 2);
+  bounds << 0.0, -1e308, 1.0, 1e308;
+  std::string msg = message_of([&] { bomf::InputNormalization{bounds}; });
+  EXPECT_NE(msg.find("column 1 spans inf"), std::string::npos) << msg;
+  bounds << 0.0, 0.0, 1.0, 1e-310;
+  msg = message_of([&] { bomf::InputNormalization{bounds}; });
+  EXPECT_NE(msg.find("column 1 spans"), std::string::npos) << msg;
+  // Outcomes whose squares overflow still standardize; a spread beyond the double range is named.
+  const Eigen::Vector3d wide(1e200, -1e200, 0.0);
+  const auto s = bomf::OutcomeStandardization::fit(wide);
+  EXPECT_EQ(s.mean, 0.0);
+  EXPECT_NEAR(s.std / 1e200, 1.0, 1e-15);
+  const double big = std::numeric_limits<double>::max();
+  msg = message_of([&] { bomf::OutcomeStandardization::fit(Eigen::Vector3d(big, -big, big)); });
+  EXPECT_NE(msg.find("standard deviation overflows"), std::string::npos) << msg;
+  // Tolerances of the fit must be numbers ≥ 0.
+  bomf::GpFitOptions options;
+  options.gradient_tolerance = std::nan("");
+  msg = message_of([&] { bomf::fit_gp<bomf::Matern52Kernel>(data.x, data.y, options); });
+  EXPECT_NE(msg.find("options.gradient_tolerance is nan"), std::string::npos) << msg;
+  options = bomf::GpFitOptions();
+  options.relative_tolerance = -1.0;
+  msg = message_of([&] { bomf::fit_gp<bomf::Matern52Kernel>(data.x, data.y, options); });
+  EXPECT_NE(msg.find("options.relative_tolerance is -1"), std::string::npos) << msg;
 }
 
 TEST(FitGp, DeterministicGivenSeedAndMultiStartNeverWorse) {

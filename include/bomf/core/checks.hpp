@@ -37,4 +37,17 @@ void require_shape(const Eigen::EigenBase<Derived>& matrix, Eigen::Index rows, E
   }
 }
 
+/// True when every entry on or below the diagonal of the square `matrix` is finite (the part a
+/// Cholesky factorization reads; the rest may be uninitialized).
+template <class Derived>
+[[nodiscard]] bool lower_triangle_is_finite(const Eigen::DenseBase<Derived>& matrix) {
+  for (Eigen::Index col = 0; col < matrix.cols(); ++col) {
+    for (Eigen::Index row = col; row < matrix.rows(); ++row) {
+      if (!std::isfinite(static_cast<double>(matrix(row, col))))
+        return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace bomf::detail

@@ -13,7 +13,9 @@
 //      (Matérn-5/2, BoTorch 0.11's priors) refitted every iteration (MultiObjectiveSearch);
 //   4. returns the evaluated Pareto set and one chosen δ: by default the Pareto point with the
 //      largest sum of normalized metrics — the paper's objective Σ_k f̄_metric^(k) (Eq. 1);
-//      lowest loss, one metric, or user weights can be chosen instead.
+//      lowest loss, one metric, or user weights can be chosen instead. (Algorithm 1, line 30
+//      writes δ* = argmax_δ EHVI(δ; L, r), the acquisition's maximizer after the last
+//      iteration, which is a δ nobody has evaluated; this library returns an evaluated point.)
 // The budget is N (members, when evaluated) + num_initial + num_iterations evaluations.
 //
 // Three ways to run it:

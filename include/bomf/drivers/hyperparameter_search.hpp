@@ -81,6 +81,7 @@
 #include "bomf/acquisition/log_ei.hpp"
 #include "bomf/core/error.hpp"
 #include "bomf/drivers/detail/search_support.hpp"
+#include "bomf/drivers/detail/settings_json.hpp"
 #include "bomf/drivers/fusion_problem.hpp"
 #include "bomf/drivers/journal.hpp"
 #include "bomf/drivers/member_selection.hpp"
@@ -376,18 +377,6 @@ inline std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t stream, std::
 
 inline double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-inline nlohmann::json prior_json(const Prior& p) {
-  switch (p.kind()) {
-    case Prior::Kind::gamma:
-      return {{"kind", "gamma"}, {"concentration", p.first()}, {"rate", p.second()}};
-    case Prior::Kind::log_normal:
-      return {{"kind", "log_normal"}, {"loc", p.first()}, {"scale", p.second()}};
-    case Prior::Kind::none:
-      break;
-  }
-  return {{"kind", "none"}};
 }
 
 inline nlohmann::json search_space_json(const SearchSpace& space) {
@@ -701,22 +690,15 @@ class BasicHyperparameterSearch {
     }
     const GpFitOptions& g = options_.gp;
     const BoxOptimizerOptions& b = options_.acquisition_optimizer;
-    nlohmann::json surrogate = {
-        {"kernel", Kernel::name},
-        {"lengthscale_prior", detail::prior_json(priors.lengthscale)},
-        {"outputscale_prior", detail::prior_json(priors.outputscale)},
-        {"noise_prior", detail::prior_json(priors.noise)},
-        {"use_outputscale", priors.use_outputscale},
-        {"bounds",
-         {priors.lengthscale_lower, priors.lengthscale_upper, priors.outputscale_lower,
-          priors.outputscale_upper, priors.noise_lower, priors.noise_upper}},
-        {"initial", {priors.lengthscale_initial, priors.outputscale_initial, priors.noise_initial}},
-        {"standardize", g.standardize},
-        {"fixed_noise", g.fixed_noise ? nlohmann::json(*g.fixed_noise) : nlohmann::json(nullptr)},
-        {"num_starts", g.num_starts},
-        {"max_iterations", g.max_iterations},
-        {"gradient_tolerance", g.gradient_tolerance},
-        {"relative_tolerance", g.relative_tolerance}};
+    nlohmann::json surrogate = detail::gp_priors_json(priors);
+    surrogate.update(
+        {{"kernel", Kernel::name},
+         {"standardize", g.standardize},
+         {"fixed_noise", g.fixed_noise ? nlohmann::json(*g.fixed_noise) : nlohmann::json(nullptr)},
+         {"num_starts", g.num_starts},
+         {"max_iterations", g.max_iterations},
+         {"gradient_tolerance", g.gradient_tolerance},
+         {"relative_tolerance", g.relative_tolerance}});
     nlohmann::json optimizer = {{"raw_samples", b.raw_samples},
                                 {"num_restarts", b.num_restarts},
                                 {"eta", b.eta},

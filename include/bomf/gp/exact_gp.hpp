@@ -340,7 +340,8 @@ class ExactGP {
   /// extended by one row (rank-one extension: l = L⁻¹ k(X, x), diagonal √(k(x,x) + σ² + jitter −
   /// ‖l‖²)) and α re-solved: O(n² + n d) instead of O(n³). If the new diagonal is not safely
   /// positive (e.g. x duplicates a training point with σ² + jitter ≈ 0), it refactorizes from
-  /// scratch with jitter escalation (O(n³)).
+  /// scratch with jitter escalation (O(n³)); when that fails too (bomf::numerical_error), the
+  /// model is left unchanged.
   void add_observation(const Eigen::Ref<const Eigen::VectorXd>& x, double y) {
     constexpr const char* where = "bomf::ExactGP::add_observation";
     check_point(x, where);
@@ -372,7 +373,18 @@ class ExactGP {
       chol_(n, n) = std::sqrt(diag2);
       solve_alpha();
     } else {
-      factorize();
+      const double previous_jitter = jitter_;
+      try {
+        factorize();
+      } catch (...) {  // leave the model as it was: n points, their factor and jitter
+        train_x_.conservativeResize(n, Eigen::NoChange);
+        train_x_unit_.conservativeResize(n, Eigen::NoChange);
+        z_train_.conservativeResize(Eigen::NoChange, n);
+        train_y_.conservativeResize(n);
+        train_y_std_.conservativeResize(n);
+        jitter_ = previous_jitter;
+        throw;
+      }
     }
   }
 
@@ -430,6 +442,11 @@ class ExactGP {
       }
     }
     a.diagonal().array() += hyper_.noise;
+    if (!detail::lower_triangle_is_finite(a)) {
+      throw numerical_error(detail::concat(
+          "bomf::ExactGP: K + σ²I has a non-finite entry (n = ", n, ", noise = ", hyper_.noise,
+          ", outputscale = ", hyper_.outputscale, "; a kernel returned inf or NaN)"));
+    }
     const double scale = std::max(1.0, a.diagonal().mean());
     jitter_ = 0.0;
     Eigen::LLT<Eigen::MatrixXd> llt;

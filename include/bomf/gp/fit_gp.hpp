@@ -11,6 +11,7 @@
 #include <limits>
 #include <optional>
 #include <random>
+#include <stdexcept>
 #include <vector>
 
 #include "bomf/core/checks.hpp"
@@ -129,6 +130,12 @@ ExactGP<Kernel> fit_gp(const Eigen::Ref<const Eigen::MatrixXd>& train_x,
                   ", expected ≥ 1");
   detail::require(options.max_iterations >= 1, where, "options.max_iterations is ",
                   options.max_iterations, ", expected ≥ 1");
+  detail::require(std::isfinite(options.gradient_tolerance) && options.gradient_tolerance >= 0.0,
+                  where, "options.gradient_tolerance is ", options.gradient_tolerance,
+                  ", expected finite and ≥ 0");
+  detail::require(std::isfinite(options.relative_tolerance) && options.relative_tolerance >= 0.0,
+                  where, "options.relative_tolerance is ", options.relative_tolerance,
+                  ", expected finite and ≥ 0");
   detail::require(
       options.input_transform.is_identity() || options.input_transform.dim() == train_x.cols(),
       where, "input transform has dimension ", options.input_transform.dim(), ", 'train_x' has ",
@@ -213,9 +220,14 @@ ExactGP<Kernel> fit_gp(const Eigen::Ref<const Eigen::MatrixXd>& train_x,
     double f = 0.0;
     try {
       result.iterations += solver.minimize(functor, theta, f, lb, ub);
-    } catch (const std::exception&) {
-      // Line-search failures (std::runtime_error / std::logic_error from LBFGSpp): keep the best
-      // point evaluated so far.
+    } catch (const bomf::invalid_argument&) {
+      throw;  // a programming error (e.g. in a user kernel), not a failed step
+    } catch (const std::runtime_error&) {
+      // Line-search failures (std::runtime_error / std::logic_error from LBFGSpp) and steps to
+      // hyperparameters where K is not positive definite (bomf::numerical_error): keep the best
+      // point evaluated so far. Anything else (std::bad_alloc, ...) propagates.
+      ++result.line_search_failures;
+    } catch (const std::logic_error&) {
       ++result.line_search_failures;
     }
     const double start_best =

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <cmath>
 
 #include "bomf/core/checks.hpp"
 
@@ -17,7 +18,8 @@ class InputNormalization {
   InputNormalization() = default;
 
   /// From `bounds`, a 2 × d matrix: row 0 the lower, row 1 the upper bounds (BoTorch's layout);
-  /// requires finite bounds with lower < upper in every column.
+  /// requires finite bounds with lower < upper in every column, and widths upper − lower whose
+  /// inverse is finite (no overflow to ∞, no width below ~5.6e-309).
   explicit InputNormalization(const Eigen::Ref<const Eigen::MatrixXd>& bounds) {
     constexpr const char* where = "bomf::InputNormalization";
     detail::require_shape(bounds, 2, -1, where, "bounds");
@@ -26,6 +28,10 @@ class InputNormalization {
     for (Eigen::Index k = 0; k < bounds.cols(); ++k) {
       detail::require(bounds(1, k) > bounds(0, k), where, "argument 'bounds' column ", k,
                       " has lower ", bounds(0, k), " ≥ upper ", bounds(1, k));
+      const double range = bounds(1, k) - bounds(0, k);
+      detail::require(std::isfinite(range) && std::isfinite(1.0 / range), where,
+                      "argument 'bounds' column ", k, " spans ", range, " (from ", bounds(0, k),
+                      " to ", bounds(1, k), "), expected a width whose inverse is finite too");
     }
     lower_ = bounds.row(0).transpose();
     inv_range_ = (bounds.row(1) - bounds.row(0)).transpose().cwiseInverse();

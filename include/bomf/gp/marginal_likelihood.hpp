@@ -145,6 +145,11 @@ class MarginalLogLikelihood {
       }
     }
     a.diagonal().array() += h.noise;
+    if (!detail::lower_triangle_is_finite(a)) {
+      throw numerical_error(detail::concat(
+          "bomf::MarginalLogLikelihood: K + σ²I has a non-finite entry (noise ", h.noise,
+          ", outputscale ", h.outputscale, "; a kernel returned inf or NaN)"));
+    }
     // Same bounded jitter escalation as ExactGP (normally not needed: σ² ≥ 1e-4).
     Eigen::LLT<Eigen::MatrixXd> llt;
     const double scale = std::max(1.0, a.diagonal().mean());

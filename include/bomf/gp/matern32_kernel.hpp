@@ -12,19 +12,30 @@ namespace bomf {
 /// Used with ARD lengthscales and an optional output scale by ExactGP (see kernel_traits.hpp).
 /// Cost: one sqrt, one exp.
 struct Matern32Kernel {
+  /// Beyond this scaled distance exp(−r) underflows to 0, so κ and its derivative are 0; they
+  /// are returned as such, also for r² = ∞ (where the polynomial factor would make ∞ · 0 = NaN).
+  static constexpr double kZeroBeyond = 746.0;
+
   static constexpr const char* name = "Matern32Kernel";
 
   /// κ(r²) for the squared scaled distance r² ≥ 0; κ(0) = 1.
   static double value(double r2) noexcept {
     const double r = std::sqrt(3.0 * r2);
+    if (r > kZeroBeyond)
+      return 0.0;
     return (1.0 + r) * std::exp(-r);
   }
 
   /// dκ/d(r²) = −3/2 · exp(−√3 r); equals −3/2 at r = 0.
-  static double derivative(double r2) noexcept { return -1.5 * std::exp(-std::sqrt(3.0 * r2)); }
+  static double derivative(double r2) noexcept {
+    const double r = std::sqrt(3.0 * r2);
+    return r > kZeroBeyond ? 0.0 : -1.5 * std::exp(-r);
+  }
   /// {value(r2), derivative(r2)} with one sqrt and one exp.
   static ValueAndDerivative value_and_derivative(double r2) noexcept {
     const double r = std::sqrt(3.0 * r2);
+    if (r > kZeroBeyond)
+      return {0.0, 0.0};
     const double e = std::exp(-r);
     return {(1.0 + r) * e, -1.5 * e};
   }

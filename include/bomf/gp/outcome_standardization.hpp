@@ -27,9 +27,19 @@ struct OutcomeStandardization {
     detail::require_finite(y, where, "y");
     OutcomeStandardization s;
     s.mean = y.mean();
+    if (!std::isfinite(s.mean)) {  // the sum overflowed: average values scaled to at most 1
+      const double m = y.cwiseAbs().maxCoeff();
+      s.mean = m * (y / m).mean();
+    }
     if (y.size() > 1) {
-      const double sd =
-          std::sqrt((y.array() - s.mean).square().sum() / static_cast<double>(y.size() - 1));
+      const auto n1 = static_cast<double>(y.size() - 1);
+      double sd = std::sqrt((y.array() - s.mean).square().sum() / n1);
+      if (!std::isfinite(sd)) {  // a square overflowed: scale by the largest deviation
+        const double m = (y.array() - s.mean).abs().maxCoeff();
+        sd = m * std::sqrt(((y.array() - s.mean) / m).square().sum() / n1);
+      }
+      detail::require(std::isfinite(sd), where, "argument 'y' spreads too widely (from ",
+                      y.minCoeff(), " to ", y.maxCoeff(), "): its standard deviation overflows");
       s.std = sd >= 1e-8 ? sd : 1.0;
     }
     return s;

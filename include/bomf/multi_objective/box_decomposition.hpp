@@ -450,13 +450,6 @@ class FastNondominatedPartitioning : public detail::BoxPartitioning<FastNondomin
     if (k == 0) {
       return 0.0;
     }
-    ideal_.assign(static_cast<std::size_t>(m), -std::numeric_limits<double>::infinity());
-    for (int i = 0; i < k; ++i) {
-      for (int j = 0; j < m; ++j) {
-        ideal_[static_cast<std::size_t>(j)] =
-            std::max(ideal_[static_cast<std::size_t>(j)], state_.pareto(i)[j]);
-      }
-    }
     double total = 1.0;
     for (int j = 0; j < m; ++j) {
       total *= std::max(ideal_[static_cast<std::size_t>(j)] - state_.ref()[j], 0.0);
@@ -481,6 +474,20 @@ class FastNondominatedPartitioning : public detail::BoxPartitioning<FastNondomin
   static constexpr const char* update_name = "bomf::FastNondominatedPartitioning::update";
 
   void build_cells() {
+    build_cell_bounds();
+    // The front's ideal point (componentwise maximum) for hypervolume(), kept with the cells so
+    // that the const hypervolume() writes nothing (it may be called from several threads).
+    const int m = state_.m();
+    ideal_.assign(static_cast<std::size_t>(m), -std::numeric_limits<double>::infinity());
+    for (int i = 0; i < state_.num_pareto(); ++i) {
+      for (int j = 0; j < m; ++j) {
+        ideal_[static_cast<std::size_t>(j)] =
+            std::max(ideal_[static_cast<std::size_t>(j)], state_.pareto(i)[j]);
+      }
+    }
+  }
+
+  void build_cell_bounds() {
     const int m = state_.m();
     const int k = state_.num_pareto();
     const double inf = std::numeric_limits<double>::infinity();
@@ -533,7 +540,7 @@ class FastNondominatedPartitioning : public detail::BoxPartitioning<FastNondomin
 
   detail::LocalUpperBounds second_;
   std::vector<double> scratch_, point_;
-  mutable std::vector<double> ideal_;
+  std::vector<double> ideal_;  // componentwise maximum of the front (set by build_cells)
 };
 
 /// Partition of the DOMINATED region {z : r ≤ z ≤ y for some Pareto point y} into disjoint

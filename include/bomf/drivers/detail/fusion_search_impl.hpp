@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "bomf/drivers/detail/settings_json.hpp"
+
 namespace bomf {
 
 namespace detail {
@@ -274,6 +276,23 @@ inline nlohmann::json FusionSearch::settings_json() const {
                     {"refiner", static_cast<int>(o.refiner)},
                     {"refine_max_iterations", o.refine.max_iterations},
                     {"refine_max_evaluations", o.refine.max_evaluations}};
+  // Added after the first journal format (a journal without it is still accepted): the full
+  // priors and the tolerances, which also shape the proposals.
+  const SimplexRefineOptions& r = o.refine;
+  s["surrogate_and_refine"] = {
+      {"priors", detail::gp_priors_json(f.priors ? *f.priors : GpPriors::botorch_legacy())},
+      {"gradient_tolerance", f.gradient_tolerance},
+      {"relative_tolerance", f.relative_tolerance},
+      {"refine",
+       {{"gradient_tolerance", r.gradient_tolerance},
+        {"value_tolerance", r.value_tolerance},
+        {"patience", r.patience},
+        {"nonmonotone_memory", r.nonmonotone_memory},
+        {"armijo", r.armijo},
+        {"min_step", r.min_step},
+        {"max_step", r.max_step},
+        {"lbfgs_memory", r.lbfgs_memory},
+        {"max_line_search", r.max_line_search}}}};
   return s;
 }
 
@@ -284,6 +303,8 @@ inline void FusionSearch::check_settings_record() {
       continue;
     for (auto it = expected.begin(); it != expected.end(); ++it) {
       const auto found = line.find(it.key());
+      if (found == line.end() && it.key() == "surrogate_and_refine")
+        continue;  // written by a version that did not record it
       const std::string in_file = found == line.end() ? "missing" : found->dump();
       detail::require(found != line.end() && *found == it.value(), "bomf::FusionSearch",
                       "journal '", ledger_->path(),
