@@ -102,6 +102,34 @@ inline std::uint16_t f16_from_float(float f) noexcept {
   return static_cast<std::uint16_t>((sign >> 16) | (nonsign & ~nan) | (0x7E00U & nan));
 }
 
+/// `d` rounded to binary32 with round-to-odd: truncated toward zero, and the last mantissa bit
+/// set when that dropped anything. Rounding this to a format with at most 11 significant bits
+/// (bf16: 8, fp16: 11; binary32 has 24 ≥ 2·11 + 2) gives the correctly rounded result of `d`,
+/// where a plain double → float → 16-bit conversion rounds twice and can land on the wrong side
+/// of a tie (1 + 2⁻⁸ + 2⁻³⁰ would become bf16 1.0 instead of 1 + 2⁻⁷). NaN stays NaN.
+inline float float_rounded_to_odd(double d) noexcept {
+  const float nearest = static_cast<float>(d);  // ±∞ beyond the float range
+  if (std::isnan(d) || static_cast<double>(nearest) == d) {
+    return nearest;  // exact (or NaN)
+  }
+  std::uint32_t u = bits_of(nearest);
+  if (std::fabs(static_cast<double>(nearest)) > std::fabs(d)) {
+    --u;  // rounded away from zero: one step back toward zero (∞ becomes the largest finite)
+  }
+  return float_of(u | 1U);
+}
+
+/// `v` as the fp32 value that the 16-bit conversions below round correctly: itself for an fp32
+/// accumulator, the round-to-odd binary32 of an fp64 one.
+template <class Acc>
+inline float narrowed_for_16_bit(Acc v) noexcept {
+  if constexpr (std::is_same_v<Acc, double>) {
+    return float_rounded_to_odd(v);
+  } else {
+    return static_cast<float>(v);
+  }
+}
+
 template <FusionDtype D>
 struct Storage;
 
@@ -142,7 +170,7 @@ struct Storage<FusionDtype::bf16> {
   }
   template <class Acc>
   static void store(unsigned char* p, Acc v) noexcept {
-    const std::uint16_t bits = bf16_from_float(static_cast<float>(v));
+    const std::uint16_t bits = bf16_from_float(narrowed_for_16_bit(v));
     std::memcpy(p, &bits, sizeof bits);
   }
 };
@@ -156,7 +184,7 @@ struct Storage<FusionDtype::f16> {
   }
   template <class Acc>
   static void store(unsigned char* p, Acc v) noexcept {
-    const std::uint16_t bits = f16_from_float(static_cast<float>(v));
+    const std::uint16_t bits = f16_from_float(narrowed_for_16_bit(v));
     std::memcpy(p, &bits, sizeof bits);
   }
 };

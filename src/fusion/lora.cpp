@@ -39,10 +39,6 @@ void check_adapter(const char* where, const LoraAdapter& adapter, std::size_t i)
   detail::require(std::isfinite(adapter.scale), where, "adapter ", i, " has scale ", adapter.scale);
 }
 
-at::ScalarType accumulation_type(at::ScalarType type) {
-  return type == at::kDouble ? at::kDouble : at::kFloat;
-}
-
 /// Σ_i δ_i X_i through the kernel, for same-shaped contiguous tensors.
 at::Tensor fuse_factor(const std::vector<at::Tensor>& factors, const double* delta) {
   std::vector<const void*> pointers;
@@ -84,19 +80,33 @@ LoraAdapter fuse_lora_factors(const std::vector<LoraAdapter>& adapters,
                      adapters[0].scale};
 }
 
-at::Tensor lora_delta_exact(const std::vector<LoraAdapter>& adapters,
-                            const Eigen::Ref<const Eigen::VectorXd>& delta) {
-  constexpr const char* kWhere = "bomf::lora_delta_exact";
-  check_delta(kWhere, adapters.size(), delta);
+namespace {
+
+void check_exact(const char* where, const std::vector<LoraAdapter>& adapters,
+                 const Eigen::Ref<const Eigen::VectorXd>& delta) {
+  check_delta(where, adapters.size(), delta);
   for (std::size_t i = 0; i < adapters.size(); ++i) {
-    check_adapter(kWhere, adapters[i], i);
+    check_adapter(where, adapters[i], i);
     detail::require(adapters[i].a.size(1) == adapters[0].a.size(1) &&
                         adapters[i].b.size(0) == adapters[0].b.size(0),
-                    kWhere, "adapter ", i, " maps ", adapters[i].a.size(1), " → ",
+                    where, "adapter ", i, " maps ", adapters[i].a.size(1), " → ",
                     adapters[i].b.size(0), " features, adapter 0 maps ", adapters[0].a.size(1),
                     " → ", adapters[0].b.size(0));
   }
-  const at::ScalarType acc = accumulation_type(adapters[0].a.scalar_type());
+}
+
+bool any_double(const std::vector<LoraAdapter>& adapters) {
+  for (const auto& adapter : adapters) {
+    if (adapter.a.scalar_type() == at::kDouble) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/// Σ_i δ_i · scale_i · B_i A_i accumulated in `acc` (checked adapters).
+at::Tensor exact_update(const std::vector<LoraAdapter>& adapters,
+                        const Eigen::Ref<const Eigen::VectorXd>& delta, at::ScalarType acc) {
   at::Tensor sum =
       at::zeros({adapters[0].b.size(0), adapters[0].a.size(1)}, adapters[0].a.options().dtype(acc));
   for (std::size_t i = 0; i < adapters.size(); ++i) {
@@ -106,15 +116,32 @@ at::Tensor lora_delta_exact(const std::vector<LoraAdapter>& adapters,
   return sum;
 }
 
+}  // namespace
+
+at::Tensor lora_delta_exact(const std::vector<LoraAdapter>& adapters,
+                            const Eigen::Ref<const Eigen::VectorXd>& delta) {
+  check_exact("bomf::lora_delta_exact", adapters, delta);
+  return exact_update(adapters, delta, any_double(adapters) ? at::kDouble : at::kFloat);
+}
+
 at::Tensor merge_lora_exact(const at::Tensor& base, const std::vector<LoraAdapter>& adapters,
                             const Eigen::Ref<const Eigen::VectorXd>& delta) {
-  at::Tensor update = lora_delta_exact(adapters, delta);
-  detail::require(base.defined() && base.sizes() == update.sizes(), "bomf::merge_lora_exact",
+  constexpr const char* kWhere = "bomf::merge_lora_exact";
+  check_exact(kWhere, adapters, delta);
+  const std::vector<std::int64_t> expected = {adapters[0].b.size(0), adapters[0].a.size(1)};
+  detail::require(base.defined() && base.sizes() == at::IntArrayRef(expected), kWhere,
                   "argument 'base' has shape ",
                   base.defined() ? detail::describe(base) : std::string("(undefined)"),
-                  ", expected ", update.sizes(), " (out × in of the adapters)");
-  update.add_(base.to(update.scalar_type()));
-  return update.to(base.scalar_type());
+                  ", expected ", at::IntArrayRef(expected), " (out × in of the adapters)");
+  detail::require(detail::fusion_dtype_of(base.scalar_type()).has_value() && base.device().is_cpu(),
+                  kWhere, "argument 'base' is ", detail::describe(base),
+                  ", expected a floating tensor (f32, bf16, f16, f64) on the CPU");
+  // fp64 when the base or any adapter is fp64: an fp64 base is never rounded through fp32.
+  const at::ScalarType acc =
+      base.scalar_type() == at::kDouble || any_double(adapters) ? at::kDouble : at::kFloat;
+  at::Tensor merged = exact_update(adapters, delta, acc);
+  merged.add_(base.to(acc));
+  return merged.to(base.scalar_type());
 }
 
 at::Tensor merge_lora(const at::Tensor& base, const LoraAdapter& adapter) {

@@ -1,6 +1,7 @@
 // Baseline averages (SWA, EMA) and the two ways of fusing LoRA adapters.
 #include <gtest/gtest.h>
 
+#include <string>
 #include <vector>
 
 #include "bomf/core/error.hpp"
@@ -8,6 +9,7 @@
 #include "bomf/fusion/lora.hpp"
 #include "bomf/fusion/weight_fuser.hpp"
 #include "fusion_test_util.hpp"
+#include "support/error_message.hpp"
 
 namespace bomf {
 namespace {
@@ -131,6 +133,45 @@ TEST(Lora, FactorAveragingDiffersFromTheExactMergeByCrossTerms) {
   // Both agree for a single adapter.
   EXPECT_TRUE(merge_lora(base, adapters[0])
                   .allclose(merge_lora_exact(base, {adapters[0]}, Eigen::VectorXd::Ones(1))));
+}
+
+TEST(Lora, AnFp64BaseOrAdapterIsNeverRoundedThroughFp32) {
+  // An fp64 base (random doubles, which fp32 cannot hold): merging fp32 adapters keeps its digits.
+  const auto adapters = make_adapters(at::kFloat, 2, 4);
+  const Eigen::Vector2d delta(0.25, 0.75);
+  const at::Tensor base = test::random_tensor({9, 12}, at::kDouble, 3);
+  at::Tensor expected = base.clone();
+  for (int i = 0; i < 2; ++i) {
+    expected += adapters[i].b.to(at::kDouble).matmul(adapters[i].a.to(at::kDouble)) *
+                (delta[i] * adapters[i].scale);
+  }
+  const at::Tensor merged = merge_lora_exact(base, adapters, delta);
+  EXPECT_EQ(merged.scalar_type(), at::kDouble);
+  EXPECT_LT((merged - expected).abs().max().item<double>(), 1e-13);
+  EXPECT_LT(
+      (merge_lora(base, adapters[0]) - base -
+       adapters[0].b.to(at::kDouble).matmul(adapters[0].a.to(at::kDouble)) * adapters[0].scale)
+          .abs()
+          .max()
+          .item<double>(),
+      1e-13);
+  // One fp64 adapter among fp32 ones: the update is accumulated (and returned) in fp64.
+  auto mixed = adapters;
+  mixed[1] = make_adapters(at::kDouble, 2, 4)[1];
+  const at::Tensor update = lora_delta_exact(mixed, delta);
+  EXPECT_EQ(update.scalar_type(), at::kDouble);
+  at::Tensor mixed_expected = at::zeros({9, 12}, at::TensorOptions().dtype(at::kDouble));
+  for (int i = 0; i < 2; ++i) {
+    mixed_expected +=
+        mixed[i].b.to(at::kDouble).matmul(mixed[i].a.to(at::kDouble)) * (delta[i] * mixed[i].scale);
+  }
+  EXPECT_LT((update - mixed_expected).abs().max().item<double>(), 1e-13);
+  // A base that is not floating is refused, naming it.
+  const at::Tensor integer_base = at::zeros({9, 12}, at::TensorOptions().dtype(at::kLong));
+  const std::string message = test::error_message<invalid_argument>(
+      [&] { (void)merge_lora_exact(integer_base, adapters, delta); });
+  EXPECT_NE(message.find("bomf::merge_lora_exact"), std::string::npos) << message;
+  EXPECT_NE(message.find("argument 'base'"), std::string::npos) << message;
 }
 
 TEST(Lora, RejectsMismatchedAdapters) {

@@ -11,6 +11,7 @@
 #include <functional>
 #include <iostream>
 #include <new>
+#include <random>
 #include <vector>
 
 #include "bomf/core/error.hpp"
@@ -314,6 +315,84 @@ TEST(FuseBuffers, SpecialValuesSurviveConversions) {
     const void* source[1] = {fine.data_ptr()};
     fuse_buffers(source, 1, &one, FusionDtype::f32, rounded.data_ptr(), dtype, 5000);
     EXPECT_TRUE(rounded.equal(fine.to(type))) << fusion_dtype_name(dtype);
+  }
+}
+
+/// The value of 16-bit storage `bits` of `dtype`, exactly, as a double.
+double decode_16_bit(std::uint16_t bits, FusionDtype dtype) {
+  if (dtype == FusionDtype::bf16) {
+    const std::uint32_t u = static_cast<std::uint32_t>(bits) << 16;
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+  }
+  const int exponent = (bits >> 10) & 0x1F;
+  const double mantissa = bits & 0x3FF;
+  const double sign = (bits & 0x8000) != 0 ? -1.0 : 1.0;
+  if (exponent == 0x1F) {
+    return mantissa != 0 ? std::nan("") : sign * INFINITY;
+  }
+  return exponent == 0 ? sign * std::ldexp(mantissa, -24)
+                       : sign * std::ldexp(1024.0 + mantissa, exponent - 25);
+}
+
+/// f64 → bf16/f16 in one call (coefficient 1).
+std::vector<std::uint16_t> fuse_f64_to(const std::vector<double>& values, FusionDtype out) {
+  std::vector<std::uint16_t> bits(values.size());
+  const void* members[1] = {values.data()};
+  const double one = 1.0;
+  fuse_buffers(members, 1, &one, FusionDtype::f64, bits.data(), out, values.size());
+  return bits;
+}
+
+TEST(FuseBuffers, F64ToSixteenBitIsRoundedOnce) {
+  // Just above a tie of the 16-bit format but on it once rounded to fp32: a double → float →
+  // 16-bit conversion rounds these to the even neighbour below, the correct result is above.
+  const std::vector<double> bf16_cases = {1.0 + 0x1.0p-8 + 0x1.0p-30, -(1.0 + 0x1.0p-8 + 0x1.0p-30),
+                                          0x1.0p-126 * (1.0 + 0x1.0p-8 + 0x1.0p-40)};
+  const std::vector<std::uint16_t> bf16 = fuse_f64_to(bf16_cases, FusionDtype::bf16);
+  EXPECT_EQ(bf16[0], 0x3F81);
+  EXPECT_EQ(bf16[1], 0xBF81);
+  EXPECT_EQ(bf16[2], 0x0081);
+  const std::vector<double> f16_cases = {1.0 + 0x1.0p-11 + 0x1.0p-30, 0x1.0p-25 * (1.0 + 0x1.0p-30),
+                                         65520.0 - 0x1.0p-20, 65520.0};
+  const std::vector<std::uint16_t> f16 = fuse_f64_to(f16_cases, FusionDtype::f16);
+  EXPECT_EQ(f16[0], 0x3C01);
+  EXPECT_EQ(f16[1], 0x0001);  // just above half the smallest subnormal
+  EXPECT_EQ(f16[2], 0x7BFF);  // below the overflow threshold: the largest finite
+  EXPECT_EQ(f16[3], 0x7C00);  // the threshold itself is a tie that rounds to ∞
+
+  // Random doubles spread over both formats' ranges: the result is a nearest representable
+  // value (ties to even), checked exactly in double arithmetic against both neighbours.
+  std::mt19937_64 rng(7);
+  for (FusionDtype dtype : {FusionDtype::bf16, FusionDtype::f16}) {
+    std::vector<double> values(20000);
+    const int max_exponent = dtype == FusionDtype::bf16 ? 120 : 14;
+    const int min_exponent = dtype == FusionDtype::bf16 ? -130 : -25;
+    for (double& v : values) {
+      const double mantissa = std::uniform_real_distribution<double>(1.0, 2.0)(rng);
+      const int exponent = std::uniform_int_distribution<int>(min_exponent, max_exponent)(rng);
+      v = ((rng() & 1U) != 0 ? -1.0 : 1.0) * std::ldexp(mantissa, exponent);
+    }
+    const std::vector<std::uint16_t> got = fuse_f64_to(values, dtype);
+    for (std::size_t j = 0; j < values.size(); ++j) {
+      const double x = values[j];
+      const double y = decode_16_bit(got[j], dtype);
+      const std::uint16_t magnitude = got[j] & 0x7FFF;
+      const std::uint16_t sign = got[j] & 0x8000;
+      const double error = std::fabs(x - y);
+      for (int step : {-1, 1}) {
+        if (magnitude == 0 && step < 0) {
+          continue;
+        }
+        const double neighbour =
+            decode_16_bit(static_cast<std::uint16_t>(sign | (magnitude + step)), dtype);
+        const double other = std::fabs(x - neighbour);
+        ASSERT_TRUE(error < other || (error == other && (got[j] & 1U) == 0))
+            << fusion_dtype_name(dtype) << ": " << std::hexfloat << x << " became " << y
+            << ", its neighbour " << neighbour << " is nearer";
+      }
+    }
   }
 }
 

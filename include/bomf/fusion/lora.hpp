@@ -30,20 +30,23 @@ struct LoraAdapter {
                                             const Eigen::Ref<const Eigen::VectorXd>& delta);
 
 /// The exact fused update ΔW(δ) = Σ_i δ_i · scale_i · B_i A_i (out × in), computed in fp32 (fp64
-/// for fp64 adapters): the same function of δ as fusing the merged full weights W + ΔW_i.
+/// when any adapter is fp64; the result has the accumulation dtype): the same function of δ as
+/// fusing the merged full weights W + ΔW_i.
 /// Ranks and scales may differ between adapters; `in`/`out` must agree. Throws
 /// `bomf::invalid_argument` on mismatched shapes or a bad `delta`. Cost: O(N · r · out · in).
 [[nodiscard]] at::Tensor lora_delta_exact(const std::vector<LoraAdapter>& adapters,
                                           const Eigen::Ref<const Eigen::VectorXd>& delta);
 
 /// W + ΔW(δ) (exact merge, see `lora_delta_exact`) in `base`'s dtype, accumulated in fp32 (fp64
-/// for an fp64 base). `base` is out × in. Throws `bomf::invalid_argument` on shape mismatch.
+/// when `base` or any adapter is fp64, so an fp64 weight is never rounded through fp32). `base`
+/// is an out × in floating tensor (f32, bf16, f16, f64) on the CPU; throws
+/// `bomf::invalid_argument` naming 'base' otherwise, and on the adapter checks above.
 [[nodiscard]] at::Tensor merge_lora_exact(const at::Tensor& base,
                                           const std::vector<LoraAdapter>& adapters,
                                           const Eigen::Ref<const Eigen::VectorXd>& delta);
 
 /// W + scale · B A for one adapter (e.g. the output of `fuse_lora_factors`), in `base`'s
-/// dtype, accumulated in fp32 (fp64 for an fp64 base).
+/// dtype, accumulated as in `merge_lora_exact` (fp64 when `base` or the adapter is fp64).
 [[nodiscard]] at::Tensor merge_lora(const at::Tensor& base, const LoraAdapter& adapter);
 
 }  // namespace bomf
