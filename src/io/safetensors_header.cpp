@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -77,6 +78,103 @@ std::string shape_string(const std::vector<std::int64_t>& shape) {
   return out + "]";
 }
 
+std::string byte_string(unsigned char byte) {
+  constexpr const char* kHex = "0123456789ABCDEF";
+  std::string out = {'0', 'x', kHex[byte >> 4], kHex[byte & 0xF]};
+  if (byte >= 0x20 && byte < 0x7F) {
+    out += detail::concat(" ('", static_cast<char>(byte), "')");
+  }
+  return out;
+}
+
+/// `value` as JSON text; throws `bomf::invalid_argument` naming `what` for invalid UTF-8.
+template <class Json>
+std::string json_text(const Json& value, const char* what) {
+  try {
+    return value.dump();
+  } catch (const nlohmann::json::type_error& e) {
+    throw invalid_argument(
+        detail::concat("bomf::serialize_safetensors_header: ", what, " ",
+                       value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                       " is not valid UTF-8 (", e.what(), ")"));
+  }
+}
+
+/// SAX handler that builds the header's JSON tree, refusing what the format never needs:
+/// nesting deeper than file object → tensor entry → shape array, and a key repeated within an
+/// object (both stop the parse at once, so hostile input builds nothing large). Linear in the
+/// header size; nlohmann's callback parser rescans the parent object after each child object
+/// (quadratic in the number of tensors).
+class BoundedJsonBuilder final : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  static constexpr std::size_t kMaxDepth = 3;
+
+  nlohmann::json root;
+  bool too_deep = false;
+  std::string duplicate;     ///< the first repeated key, if any
+  std::string syntax_error;  ///< nlohmann's description of the first syntax error, if any
+
+  bool null() override { return add(nullptr); }
+  bool boolean(bool value) override { return add(value); }
+  bool number_integer(number_integer_t value) override { return add(value); }
+  bool number_unsigned(number_unsigned_t value) override { return add(value); }
+  bool number_float(number_float_t value, const string_t& /*text*/) override { return add(value); }
+  bool string(string_t& value) override { return add(std::move(value)); }
+  bool binary(binary_t& value) override { return add(std::move(value)); }
+  bool start_object(std::size_t /*elements*/) override { return open(nlohmann::json::object()); }
+  bool start_array(std::size_t /*elements*/) override { return open(nlohmann::json::array()); }
+  bool end_object() override { return close(); }
+  bool end_array() override { return close(); }
+  bool key(string_t& name) override {
+    if (open_.back()->contains(name)) {
+      duplicate = name;
+      return false;
+    }
+    key_ = std::move(name);
+    return true;
+  }
+  bool parse_error(std::size_t /*position*/, const std::string& /*last_token*/,
+                   const nlohmann::json::exception& error) override {
+    syntax_error = error.what();
+    return false;
+  }
+
+ private:
+  std::vector<nlohmann::json*> open_;  ///< the containers being filled, outermost first
+  std::string key_;                    ///< the key of the next value in an object
+
+  /// Places `value` in the innermost open container (or as the root) and returns it. Addresses
+  /// stay valid while a container is open: only its own children are added meanwhile.
+  nlohmann::json* place(nlohmann::json&& value) {
+    if (open_.empty()) {
+      root = std::move(value);
+      return &root;
+    }
+    nlohmann::json& parent = *open_.back();
+    if (parent.is_array()) {
+      parent.push_back(std::move(value));
+      return &parent.back();
+    }
+    return &(parent[std::move(key_)] = std::move(value));
+  }
+  bool add(nlohmann::json value) {
+    place(std::move(value));
+    return true;
+  }
+  bool open(nlohmann::json container) {
+    if (open_.size() == kMaxDepth) {
+      too_deep = true;
+      return false;
+    }
+    open_.push_back(place(std::move(container)));
+    return true;
+  }
+  bool close() {
+    open_.pop_back();
+    return true;
+  }
+};
+
 }  // namespace
 
 std::size_t safetensors_dtype_size(SafetensorsDtype dtype) noexcept {
@@ -126,7 +224,6 @@ std::uint64_t read_le_u64(const unsigned char* bytes) noexcept {
 
 SafetensorsHeader parse_safetensors_header(const unsigned char* bytes, std::size_t size,
                                            std::string_view source) {
-  using json = nlohmann::json;
   if (size < 8) {
     fail(source, "truncated: ", size, " bytes, expected at least 8 (the header length)");
   }
@@ -140,55 +237,32 @@ SafetensorsHeader parse_safetensors_header(const unsigned char* bytes, std::size
          " bytes after the length field (truncated file?)");
   }
   const char* text = reinterpret_cast<const char*>(bytes + 8);
-
-  // Parse with a callback that rejects duplicate keys and nesting deeper than the format needs
-  // (file object → tensor entry → shape array), so hostile input cannot build deep trees.
-  constexpr int kMaxDepth = 3;
-  std::vector<std::set<std::string>> keys;
-  int depth = 0;
-  bool too_deep = false;
-  std::string duplicate;
-  json::parser_callback_t callback = [&](int, json::parse_event_t event, json& parsed) {
-    switch (event) {
-      case json::parse_event_t::object_start:
-      case json::parse_event_t::array_start:
-        ++depth;
-        if (depth > kMaxDepth) {
-          too_deep = true;
-          return false;
-        }
-        if (event == json::parse_event_t::object_start) {
-          keys.emplace_back();
-        }
-        return true;
-      case json::parse_event_t::object_end:
-      case json::parse_event_t::array_end:
-        if (event == json::parse_event_t::object_end && depth <= kMaxDepth && !keys.empty()) {
-          keys.pop_back();
-        }
-        --depth;
-        return depth < kMaxDepth;
-      case json::parse_event_t::key:
-        if (depth <= kMaxDepth && !keys.empty() && parsed.is_string() &&
-            !keys.back().insert(parsed.get<std::string>()).second && duplicate.empty()) {
-          duplicate = parsed.get<std::string>();
-        }
-        return depth <= kMaxDepth;
-      case json::parse_event_t::value:
-        return depth <= kMaxDepth;
-    }
-    return true;
-  };
-  const json root = json::parse(text, text + header_length, callback, /*allow_exceptions=*/false);
-  if (root.is_discarded()) {
-    fail(source, "the header is not valid JSON");
+  // The format's header is a JSON object, starting with '{' (no byte-order mark, no leading
+  // whitespace) and padded with spaces only; a NUL byte anywhere is refused with its position.
+  if (header_length == 0 || text[0] != '{') {
+    fail(source, "the header is not a JSON object: ",
+         header_length == 0 ? std::string("it is empty")
+                            : detail::concat("it begins with byte ", byte_string(bytes[8])),
+         ", expected '{'");
   }
-  if (too_deep) {
-    fail(source, "the header nests deeper than ", kMaxDepth, " levels");
+  if (const void* nul = std::memchr(text, '\0', header_length)) {
+    fail(source, "the header has a NUL byte at offset ", static_cast<const char*>(nul) - text + 8,
+         " of the file");
   }
-  if (!duplicate.empty()) {
-    fail(source, "the header has the key '", duplicate, "' more than once");
+  BoundedJsonBuilder builder;
+  const bool parsed = nlohmann::json::sax_parse(text, text + header_length, &builder,
+                                                nlohmann::json::input_format_t::json,
+                                                /*strict=*/true);
+  if (builder.too_deep) {
+    fail(source, "the header nests deeper than ", BoundedJsonBuilder::kMaxDepth, " levels");
   }
+  if (!builder.duplicate.empty()) {
+    fail(source, "the header has the key '", builder.duplicate, "' more than once");
+  }
+  if (!parsed) {
+    fail(source, "the header is not valid JSON (", builder.syntax_error, ")");
+  }
+  const nlohmann::json& root = builder.root;
   if (!root.is_object()) {
     fail(source, "the header is not a JSON object");
   }
@@ -281,14 +355,17 @@ SafetensorsHeader parse_safetensors_header(const unsigned char* bytes, std::size
 std::string serialize_safetensors_header(const std::vector<SafetensorsTensorInfo>& tensors,
                                          const std::map<std::string, std::string>& metadata) {
   constexpr const char* kWhere = "bomf::serialize_safetensors_header";
-  nlohmann::ordered_json root = nlohmann::ordered_json::object();
+  // Written entry by entry (an ordered_json object finds keys by linear search: quadratic in
+  // the number of tensors); names are JSON-escaped by nlohmann.
+  std::string text = "{";
   if (!metadata.empty()) {
-    root["__metadata__"] = metadata;
+    text += "\"__metadata__\":" + json_text(nlohmann::json(metadata), "the metadata");
   }
+  std::set<std::string_view> names;
   for (const auto& info : tensors) {
     detail::require(info.name != "__metadata__", kWhere,
                     "tensor name '__metadata__' is reserved for the metadata");
-    detail::require(!root.contains(info.name), kWhere, "tensor name '", info.name,
+    detail::require(names.insert(info.name).second, kWhere, "tensor name '", info.name,
                     "' appears more than once");
     for (std::int64_t d : info.shape) {
       detail::require(d >= 0, kWhere, "tensor '", info.name, "' has a negative extent ", d);
@@ -297,11 +374,13 @@ std::string serialize_safetensors_header(const std::vector<SafetensorsTensorInfo
     detail::require(info.begin <= info.end && expected && *expected == info.nbytes(), kWhere,
                     "tensor '", info.name, "' has data_offsets [", info.begin, ", ", info.end,
                     "], expected a range of ", expected ? *expected : 0, " bytes");
-    root[info.name] = {{"dtype", safetensors_dtype_name(info.dtype)},
-                       {"shape", info.shape},
-                       {"data_offsets", {info.begin, info.end}}};
+    const nlohmann::ordered_json entry = {{"dtype", safetensors_dtype_name(info.dtype)},
+                                          {"shape", info.shape},
+                                          {"data_offsets", {info.begin, info.end}}};
+    text += text.size() > 1 ? "," : "";
+    text += json_text(nlohmann::json(info.name), "tensor name") + ":" + entry.dump();
   }
-  std::string text = root.dump();
+  text += "}";
   text.append((8 - text.size() % 8) % 8, ' ');
   std::string out(8, '\0');
   std::uint64_t length = text.size();

@@ -90,11 +90,13 @@ inline constexpr std::uint64_t kSafetensorsMaxHeaderBytes = 100'000'000;
 ///
 /// Treats the input as untrusted and never reads outside the span. Throws `bomf::io_error`
 /// naming `source` (a file name, used in messages only) for: fewer than 8 bytes; a header length
-/// larger than the remaining bytes or than `kSafetensorsMaxHeaderBytes`; malformed JSON or a
-/// top level that is not an object; duplicate keys; an entry without a string "dtype", an array
-/// "shape" of non-negative integers or a two-element "data_offsets"; an unknown dtype; begin >
-/// end or end beyond the data section; a byte range whose length is not numel · element size
-/// (including element-count overflow); overlapping byte ranges of non-empty tensors; a
+/// larger than the remaining bytes or than `kSafetensorsMaxHeaderBytes`; a header that does not
+/// begin with '{' (byte-order mark, leading whitespace) or holds a NUL byte (trailing padding
+/// must be spaces); malformed JSON (invalid UTF-8 included) or a top level that is not an
+/// object; nesting deeper than the format's three levels; duplicate keys; an entry without a string
+/// "dtype", an array "shape" of non-negative integers or a two-element "data_offsets"; an unknown
+/// dtype; begin > end or end beyond the data section; a byte range whose length is not numel ·
+/// element size (including element-count overflow); overlapping byte ranges of non-empty tensors; a
 /// "__metadata__" that is not an object of strings. Gaps between tensors are allowed.
 /// Cost: O(header length + T log T) for T tensors.
 [[nodiscard]] SafetensorsHeader parse_safetensors_header(const unsigned char* bytes,
@@ -107,8 +109,8 @@ inline constexpr std::uint64_t kSafetensorsMaxHeaderBytes = 100'000'000;
 /// Serializes a header for `tensors` (whose offsets must already be assigned) and `metadata`:
 /// the 8-byte length followed by the JSON text, padded with spaces so that the data section
 /// starts at a multiple of 8 bytes. Throws `bomf::invalid_argument` for a duplicate name, a
-/// name equal to "__metadata__", a negative extent or a byte range whose length does not
-/// match the shape.
+/// name equal to "__metadata__", a name or metadata text that is not valid UTF-8, a negative
+/// extent or a byte range whose length does not match the shape. Cost: O(T log T).
 [[nodiscard]] std::string serialize_safetensors_header(
     const std::vector<SafetensorsTensorInfo>& tensors,
     const std::map<std::string, std::string>& metadata);
