@@ -180,7 +180,8 @@ SafetensorsCheckpoint::SafetensorsCheckpoint(const std::string& path) {
 }
 
 const std::map<std::string, std::string>& SafetensorsCheckpoint::metadata() const {
-  return shards_.front().header.metadata;
+  static const std::map<std::string, std::string> kNone;
+  return shards_.empty() ? kNone : shards_.front().header.metadata;  // an empty weight_map
 }
 
 bool SafetensorsCheckpoint::contains(std::string_view name) const {
@@ -286,7 +287,9 @@ std::string save_sharded_safetensors(const std::string& directory, const StateDi
   if (shards.empty()) {
     shards.emplace_back();
   }
-  nlohmann::ordered_json weight_map = nlohmann::ordered_json::object();
+  // Sorted maps (ordered_json finds keys by linear search: quadratic in the tensor count);
+  // "metadata" still precedes "weight_map" in the index.
+  nlohmann::json weight_map = nlohmann::json::object();
   for (std::size_t s = 0; s < shards.size(); ++s) {
     std::ostringstream file;
     file << stem << '-' << std::setw(5) << std::setfill('0') << s + 1 << "-of-" << std::setw(5)
@@ -298,7 +301,7 @@ std::string save_sharded_safetensors(const std::string& directory, const StateDi
     }
     save_safetensors(directory + "/" + file.str(), part, metadata);
   }
-  nlohmann::ordered_json index;
+  nlohmann::json index;
   index["metadata"] = {{"total_size", total}};
   index["weight_map"] = std::move(weight_map);
   const std::string index_path = directory + "/" + stem + ".safetensors.index.json";

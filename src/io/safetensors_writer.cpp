@@ -104,6 +104,15 @@ void SafetensorsWriter::finish() {
     }
   }
   const int fd = std::exchange(fd_, -1);
+  // Durable before it becomes visible: a crash after the rename never leaves a file whose
+  // data blocks were not yet written.
+  if (::fsync(fd) != 0) {
+    const int error = errno;
+    ::close(fd);
+    ::unlink(temp_path_.c_str());
+    throw io_error(detail::concat("bomf::SafetensorsWriter: flushing '", temp_path_,
+                                  "' to disk failed: ", std::strerror(error)));
+  }
   if (::close(fd) != 0) {
     ::unlink(temp_path_.c_str());
     throw io_error(detail::concat("bomf::SafetensorsWriter: closing '", temp_path_,

@@ -110,6 +110,19 @@ TEST_F(CheckpointIo, ShardedRoundTripAndIndexFormat) {
   EXPECT_NE(text.find("model-00001-of-"), std::string::npos);
 }
 
+TEST_F(CheckpointIo, AnEmptyStateDictRoundTripsSingleAndSharded) {
+  save_safetensors(path("empty.safetensors"), StateDict{}, {{"format", "pt"}});
+  const SafetensorsCheckpoint single(path("empty.safetensors"));
+  EXPECT_EQ(single.names().size(), 0u);
+  EXPECT_EQ(single.metadata().at("format"), "pt");
+  const std::string index = save_sharded_safetensors(dir_.string(), StateDict{}, 64);
+  const SafetensorsCheckpoint sharded(index);  // {"weight_map": {}}: no shard is opened
+  EXPECT_EQ(sharded.names().size(), 0u);
+  EXPECT_EQ(sharded.num_shards(), 0u);
+  EXPECT_TRUE(sharded.metadata().empty());
+  EXPECT_EQ(load_safetensors(index).size(), 0u);
+}
+
 void write_text(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }

@@ -7,6 +7,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "bomf/acquisition/detail/q_log_nehvi_core.hpp"
@@ -134,6 +135,51 @@ TEST_P(QnehviCoreReference, DistinctLowerCornersIndexEveryCellExactly) {
                                   cells.distinct_offsets[static_cast<std::size_t>(s * m)]);
   }
   EXPECT_EQ(cells.max_distinct, widest);
+}
+
+TEST(QnehviCore, SamplesThatImproveNothingAreMinusInfinityNotNaN) {
+  // Sampled values far below every cell (log fatplus is −∞ beyond |x/τ| ≈ 1e154) make every
+  // v_c of that sample −∞: the sample must drop out of the mean with a zero gradient (it was
+  // 0/0 = NaN, which poisoned the whole gradient), and with no improving sample the value is
+  // log 0 = −∞ with a zero gradient.
+  const auto ref = load_reference("qlognehvi.json");
+  const auto& c = ref["cases"][0];
+  const auto cells = bomf::detail::qnehvi_build_cells(
+      per_objective(c["mc_128"]["samples_baseline"]), to_vector(c["ref_point"]));
+  auto F = new_samples(c["mc_128"]["by_q"][0]["samples_new"], 0);
+  const Eigen::Index S = F[0].rows();
+  const int q = static_cast<int>(F[0].cols());
+  const int m = static_cast<int>(F.size());
+  ASSERT_EQ(q, 1);
+  bomf::detail::QnehviCoreWorkspace ws;
+  ws.resize(S, q, m, cells.max_distinct);
+  std::vector<Eigen::MatrixXd> dF(F.size(), Eigen::MatrixXd(S, q));
+  (void)bomf::detail::qnehvi_log_value<false>(cells, F, 1e-6, 1e-3, ws, nullptr);
+  const Eigen::VectorXd per_sample = ws.sample_log;
+  constexpr Eigen::Index kDead = 3;
+  double kept = 0.0;  // Σ_{s ≠ kDead} exp(v_s), the mean's numerator without the dead sample
+  for (Eigen::Index s = 0; s < S; ++s) {
+    kept += s == kDead ? 0.0 : std::exp(per_sample(s));
+  }
+  for (auto& f : F) {
+    f.row(kDead).setConstant(-1e200);
+  }
+  const double value = bomf::detail::qnehvi_log_value<true>(cells, F, 1e-6, 1e-3, ws, &dF);
+  EXPECT_NEAR(value, std::log(kept / static_cast<double>(S)), 1e-12);
+  EXPECT_EQ(ws.sample_log(kDead), -std::numeric_limits<double>::infinity());
+  for (int k = 0; k < m; ++k) {
+    EXPECT_TRUE(dF[k].allFinite()) << "objective " << k;
+    EXPECT_EQ(dF[k](kDead, 0), 0.0);
+    EXPECT_GT(dF[k].cwiseAbs().maxCoeff(), 0.0);
+  }
+  for (auto& f : F) {
+    f.setConstant(-1e200);
+  }
+  EXPECT_EQ(bomf::detail::qnehvi_log_value<true>(cells, F, 1e-6, 1e-3, ws, &dF),
+            -std::numeric_limits<double>::infinity());
+  for (int k = 0; k < m; ++k) {
+    EXPECT_TRUE((dF[k].array() == 0.0).all()) << "objective " << k;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, QnehviCoreReference, ::testing::Values(0, 1));

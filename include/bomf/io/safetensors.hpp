@@ -46,7 +46,8 @@ class SafetensorsCheckpoint {
   [[nodiscard]] const std::vector<std::string>& names() const noexcept { return names_; }
   /// Number of files (1 for a single file).
   [[nodiscard]] std::size_t num_shards() const noexcept { return shards_.size(); }
-  /// The "__metadata__" of the single file, or of the first shard.
+  /// The "__metadata__" of the single file, or of the first shard (empty for an index whose
+  /// weight_map is empty: it opens no shard).
   [[nodiscard]] const std::map<std::string, std::string>& metadata() const;
   /// True when the checkpoint has a tensor named `name`.
   [[nodiscard]] bool contains(std::string_view name) const;

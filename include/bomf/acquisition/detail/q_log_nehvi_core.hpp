@@ -332,14 +332,25 @@ double qnehvi_log_value(const QnehviCellSet& cells, const std::vector<Eigen::Mat
         }
       }
     }
-    ws.sample_log(s) = run_max + std::log(run_sum);
+    // A sample none of whose cells improves (every v_c = −∞: sampled values beyond the range
+    // where log fatplus is finite) has v_s = −∞ and no gradient, not 0/0.
+    const bool improves = run_sum > 0.0;
+    ws.sample_log(s) = improves ? run_max + std::log(run_sum) : ninf;
     if constexpr (kGradient) {
       for (int i = 0; i < q * m; ++i) {
-        ws.sample_grad(i, s) = grad[i] / run_sum;
+        ws.sample_grad(i, s) = improves ? grad[i] / run_sum : 0.0;
       }
     }
   }
   const double mx = ws.sample_log.maxCoeff();
+  if (mx == ninf) {  // no sample improves: log 0, with a zero gradient (not NaN from −∞ − −∞)
+    if constexpr (kGradient) {
+      for (auto& d : *dF) {
+        d.setZero();
+      }
+    }
+    return ninf;
+  }
   const double total = mx + std::log((ws.sample_log.array() - mx).exp().sum());
   const double value = total - std::log(static_cast<double>(S));
   if constexpr (kGradient) {
