@@ -89,7 +89,8 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   auto* coeffs = app.add_option("-c,--coefficients", coefficients,
                                 "Comma-separated δ_1,…,δ_N (any finite reals unless --simplex)")
-                     ->delimiter(',');
+                     ->delimiter(',')
+                     ->allow_extra_args(false);  // one token: never swallows the inputs
   auto* uniform_flag = app.add_flag("--uniform", uniform, "δ_i = 1/N (SWA)");
   coeffs->excludes(uniform_flag);
   app.add_option("-o,--output", output, "Output .safetensors file")->required();
@@ -102,7 +103,9 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--chunk-elements", chunk, "Elements fused per step (bounds memory)")
       ->check(CLI::PositiveNumber);
-  app.add_option("--metadata", metadata, "key=value pairs for the output's __metadata__");
+  app.add_option("--metadata", metadata,
+                 "key=value for the output's __metadata__ (repeat the option for more pairs)")
+      ->allow_extra_args(false);
   app.add_flag("-q,--quiet", quiet, "No progress bar");
   CLI11_PARSE(app, argc, argv);
 

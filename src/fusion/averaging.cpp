@@ -35,6 +35,14 @@ ExponentialMovingAverage::ExponentialMovingAverage(double decay) : decay_(decay)
                   "argument 'decay' is ", decay, ", expected a value in [0, 1]");
 }
 
+namespace {
+
+bool is_sixteen_bit_float(at::ScalarType type) {
+  return type == at::kBFloat16 || type == at::kHalf;
+}
+
+}  // namespace
+
 void ExponentialMovingAverage::update(const StateDict& current) {
   constexpr const char* kWhere = "bomf::ExponentialMovingAverage::update";
   for (const auto& [name, tensor] : current) {
@@ -43,10 +51,15 @@ void ExponentialMovingAverage::update(const StateDict& current) {
   }
   if (updates_ == 0) {
     StateDict copy;
+    std::vector<at::ScalarType> dtypes;
     for (const auto& [name, tensor] : current) {
-      copy.insert(name, tensor.clone(at::MemoryFormat::Contiguous));
+      dtypes.push_back(tensor.scalar_type());
+      copy.insert(name, is_sixteen_bit_float(tensor.scalar_type())
+                            ? tensor.to(at::kFloat).contiguous()
+                            : tensor.clone(at::MemoryFormat::Contiguous));
     }
     average_ = std::move(copy);
+    update_dtypes_ = std::move(dtypes);
     updates_ = 1;
     return;
   }
@@ -56,16 +69,20 @@ void ExponentialMovingAverage::update(const StateDict& current) {
     const auto& [name, avg] = average_[k];
     const at::Tensor* tensor = current.find(name);
     detail::require(tensor != nullptr, kWhere, "argument 'current' has no tensor '", name, "'");
-    detail::require(tensor->sizes() == avg.sizes() && tensor->scalar_type() == avg.scalar_type(),
-                    kWhere, "tensor '", name, "' has ", detail::describe(avg),
-                    " in the average but ", detail::describe(*tensor), " in 'current'");
+    if (tensor->sizes() != avg.sizes() || tensor->scalar_type() != update_dtypes_[k]) {
+      detail::throw_invalid_argument(
+          kWhere, "tensor '", name, "' has ", detail::describe(avg.to(update_dtypes_[k])),
+          " in the first update but ", detail::describe(*tensor), " in 'current'");
+    }
   }
   const double coeffs[2] = {decay_, 1.0 - decay_};
   for (std::size_t k = 0; k < average_.size(); ++k) {
     at::Tensor& avg = average_.tensor(k);
     const at::Tensor incoming = current.at(average_[k].first).contiguous();
-    const auto dtype = detail::fusion_dtype_of(avg.scalar_type());
-    if (dtype) {
+    if (is_sixteen_bit_float(update_dtypes_[k])) {
+      // fp32 shadow: e ← β e + (1 − β) w, w widened exactly.
+      avg.mul_(decay_).add_(incoming.to(at::kFloat), 1.0 - decay_);
+    } else if (const auto dtype = detail::fusion_dtype_of(avg.scalar_type())) {
       const void* members[2] = {avg.data_ptr(), incoming.data_ptr()};
       fuse_buffers(members, 2, coeffs, *dtype, avg.data_ptr(), *dtype,
                    static_cast<std::size_t>(avg.numel()));
@@ -74,6 +91,15 @@ void ExponentialMovingAverage::update(const StateDict& current) {
     }
   }
   ++updates_;
+}
+
+StateDict ExponentialMovingAverage::rounded_average() const {
+  StateDict out;
+  for (std::size_t k = 0; k < average_.size(); ++k) {
+    const auto& [name, avg] = average_[k];
+    out.insert(name, is_sixteen_bit_float(update_dtypes_[k]) ? avg.to(update_dtypes_[k]) : avg);
+  }
+  return out;
 }
 
 }  // namespace bomf

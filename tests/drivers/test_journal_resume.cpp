@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -268,6 +269,49 @@ TEST(FusionJournal, ARunWhoseMembersAllFailedResumesByEvaluatingThemAgain) {
   EXPECT_EQ(again.calls, 0);
   std::remove(journal.c_str());
   std::remove(reference_journal.c_str());
+}
+
+TEST(FusionJournal, AnEvaluationWithTheWrongMetricCountIsJournaledBeforeItIsThrown) {
+  // A FusionProblem whose evaluate returns one metric value too many (a bug in the caller's
+  // code): the run stops with an invalid_argument naming the counts, but the evaluation it paid
+  // for is in the journal (failed, with the values returned). Resuming with the bug fixed keeps
+  // that record as a failure and finishes the run.
+  const std::string journal = temp_file("wrong_metric_count.journal");
+  DisagreeingProblem inner(3);
+  const auto evaluate = [&](const VectorXd& delta) {
+    bomf::FusionEvaluation e = inner.evaluate(delta);
+    e.metrics = VectorXd{{e.metrics(0), 42.0}};
+    return e;
+  };
+  bomf::FunctionFusionProblem<decltype(evaluate)> buggy(3, inner.objectives(), evaluate, {},
+                                                        inner.fingerprint());
+  const std::string message = message_of([&] { bomf::solve(journal_options(journal), buggy); });
+  EXPECT_MESSAGE(message, "returned 2 metric values, expected 1 (one per metric: accuracy)");
+  EXPECT_MESSAGE(message, "journaled as failed with the values it returned");
+  EXPECT_EQ(inner.calls, 1);
+  {
+    const bomf::FusionLedger ledger(inner, journal);
+    ASSERT_EQ(ledger.records().size(), 1u);
+    const bomf::FusionRecord& r = ledger.records().front();
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.source, "member");
+    EXPECT_MESSAGE(r.error, "contract violation: the evaluation returned 2 metric values");
+    ASSERT_EQ(r.evaluation.metrics.size(), 2);
+    EXPECT_EQ(r.evaluation.metrics(1), 42.0);
+    EXPECT_TRUE(std::isfinite(r.evaluation.loss));
+  }
+
+  DisagreeingProblem fixed(3);
+  bomf::FusionSummary summary;
+  (void)bomf::solve(journal_options(journal), fixed, &summary);
+  EXPECT_EQ(fixed.calls, kBudget - 1);  // the journaled (failed) member is not evaluated again
+  ASSERT_EQ(summary.trace.size(), static_cast<std::size_t>(kBudget));
+  EXPECT_FALSE(summary.trace[0].ok);
+  EXPECT_TRUE(summary.trace[0].replayed);
+  ASSERT_EQ(summary.trace[0].evaluation.metrics.size(), 1);  // the declared count, NaN
+  EXPECT_TRUE(std::isnan(summary.trace[0].evaluation.metrics(0)));
+  EXPECT_EQ(summary.num_failures, 1);
+  std::remove(journal.c_str());
 }
 
 TEST(FusionJournal, JournalsOfOtherRunsAreRefused) {

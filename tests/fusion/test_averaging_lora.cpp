@@ -1,6 +1,7 @@
 // Baseline averages (SWA, EMA) and the two ways of fusing LoRA adapters.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,38 @@ TEST(ExponentialMovingAverage, MatchesFusionWithEmaCoefficients) {
   StateDict other{{"w", test::random_tensor({3}, at::kFloat, 1)}};
   EXPECT_THROW(ema.update(other), invalid_argument);
   EXPECT_THROW(ExponentialMovingAverage(-0.1), invalid_argument);
+}
+
+TEST(ExponentialMovingAverage, SixteenBitUpdatesAreAveragedInAnFp32Shadow) {
+  // e_0 = 1, then w = 1.5 for 200 updates with β = 0.999: e = 1.5 − 0.5 β^200 ≈ 1.0907. Each
+  // step (1 − β)(w − e) ≤ 5e-4 is below half an ulp of bf16 at 1 (2^-8): an average kept in
+  // bf16 would stay at 1 forever.
+  for (const at::ScalarType dtype : {at::kBFloat16, at::kHalf}) {
+    const auto options = at::TensorOptions().dtype(dtype);
+    ExponentialMovingAverage ema(0.999);
+    ema.update(StateDict{{"w", at::full({7}, 1.0, options)},
+                         {"step", at::full({1}, 3, at::TensorOptions().dtype(at::kLong))}});
+    for (int t = 0; t < 200; ++t) {
+      ema.update(StateDict{{"w", at::full({7}, 1.5, options)},
+                           {"step", at::full({1}, 4 + t, at::TensorOptions().dtype(at::kLong))}});
+    }
+    const double expected = 1.5 - 0.5 * std::pow(0.999, 200);
+    const at::Tensor shadow = ema.average().at("w");
+    EXPECT_EQ(shadow.scalar_type(), at::kFloat);
+    EXPECT_NEAR(shadow[0].item<double>(), expected, 1e-5);
+    const StateDict rounded = ema.rounded_average();
+    EXPECT_EQ(rounded.at("w").scalar_type(), dtype);
+    EXPECT_TRUE(rounded.at("w").equal(shadow.to(dtype)));
+    EXPECT_GT(rounded.at("w")[0].item<double>(), 1.08);
+    EXPECT_EQ(rounded.at("step").item<std::int64_t>(), 203);
+    // A later update in another dtype is refused, naming the first update's dtype.
+    const std::string message = test::error_message<invalid_argument>([&] {
+      ema.update(StateDict{{"w", at::full({7}, 1.5)}, {"step", rounded.at("step")}});
+    });
+    EXPECT_NE(message.find("tensor 'w'"), std::string::npos) << message;
+    EXPECT_NE(message.find(dtype == at::kBFloat16 ? "BFloat16" : "Half"), std::string::npos)
+        << message;
+  }
 }
 
 std::vector<LoraAdapter> make_adapters(at::ScalarType dtype, int n, std::int64_t rank) {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <functional>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -107,7 +108,9 @@ TEST(MemberSelection, BothEntryPointsAgreeAndKeepTheirPromises) {
     o.start_fraction = starts[rng() % 4];
     o.end_fraction = ends[rng() % 3];
     const long long total = 2 + static_cast<long long>(rng() % 300);
-    const long long anchor = rng() % 3 == 0 ? 1 + static_cast<long long>(rng() % total) : 0;
+    const std::optional<long long> anchor =
+        rng() % 3 == 0 ? std::optional<long long>(1 + static_cast<long long>(rng() % total))
+                       : std::nullopt;
     bomf::MemberWindow w = bomf::member_window(total, o, anchor);
     w.first = std::max(w.first, 1LL);
     const long long m = w.last - w.first + 1;
@@ -163,6 +166,17 @@ TEST(MemberSelection, BadInputIsNamed) {
             std::string::npos);
   EXPECT_NE(message_of([] { (void)select_member_steps(100, {}, -3); }).find("'anchor_step' is -3"),
             std::string::npos);
+  // An anchor of 0 (B* = 0: the best point was the initial model) is a real anchor, whose window
+  // [0, 0] holds no member: an error naming it, not a silent fallback to the total steps.
+  EXPECT_NE(message_of([] { (void)select_member_steps(100, {}, 0); })
+                .find("only 0 step(s) lie in the member window [1, 0] of a run of 100 steps "
+                      "(anchor step 0)"),
+            std::string::npos);
+  EXPECT_NE(message_of([] {
+              (void)select_member_steps(Steps{0, 50, 100}, 100, {}, 0);
+            }).find("(anchor step 0)"),
+            std::string::npos);
+  EXPECT_EQ(select_member_steps(100, {}, std::nullopt), select_member_steps(100, {}, 100));
   EXPECT_NE(message_of([] {
               (void)select_member_steps(Steps{10, 5}, 100);
             }).find("expected strictly increasing"),

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "bomf/drivers/hyperparameter_search.hpp"
+#include "support/error_message.hpp"
 #include "synthetic_training.hpp"
 
 namespace {
@@ -242,6 +243,43 @@ TEST(SearchJournal, FinishedSearchReplaysWithoutTrainingAndCanBeExtended) {
   EXPECT_EQ(summary.num_runs, 7);
   // More iterations: num_iterations is not part of the header; the 3 missing runs are trained.
   expect_same_as_uninterrupted(path, 7, 3);
+}
+
+TEST(SearchJournal, AMalformedTrajectoryIsJournaledBeforeItIsThrown) {
+  // A training loop that reports one metric value too few (a bug in the caller's code): the run
+  // stops with an invalid_argument, but the training it reports is in the journal, as a failed
+  // run keeping the trajectory as given. Resuming with the bug fixed counts it as a failure and
+  // trains nothing again for it.
+  const std::string path = temp_path("malformed_trajectory");
+  int calls = 0;
+  bomf::FunctionTrainingProblem<std::function<TrainingTrajectory(const Hyperparameters&)>> buggy{
+      bomf_test::synthetic_space(), bomf_test::synthetic_metrics(),
+      [&](const Hyperparameters& h) {
+        ++calls;
+        TrainingTrajectory t = bomf_test::synthetic_trajectory(h);
+        t.points.back().metrics.conservativeResize(1);
+        return t;
+      },
+      "synthetic-v1"};
+  const std::string message =
+      bomf::test::error_message([&] { (void)bomf::solve(journal_options(path), buggy); });
+  EXPECT_NE(message.find("has 1 metric values, expected 2"), std::string::npos) << message;
+  EXPECT_EQ(calls, 1);
+  const std::vector<std::string> lines = read_lines(path);
+  ASSERT_EQ(lines.size(), 2u);  // header, the failed run
+  const nlohmann::json run = nlohmann::json::parse(lines[1]);
+  EXPECT_EQ(run["status"], "failed");
+  EXPECT_NE(run["error"].get<std::string>().find("contract violation"), std::string::npos);
+  EXPECT_TRUE(run["trajectory"].is_null());
+  ASSERT_TRUE(run.contains("rejected_trajectory"));
+  EXPECT_EQ(run["rejected_trajectory"]["metrics"].back().size(), 1u);
+
+  Recorder fixed;
+  HyperparameterSummary summary;
+  (void)bomf::solve(journal_options(path), fixed.problem, &summary);
+  ASSERT_FALSE(summary.trace.empty());
+  EXPECT_FALSE(summary.trace.front().ok);
+  EXPECT_EQ(fixed.trained.size() + 1, summary.trace.size());  // the failed run is not retrained
 }
 
 TEST(SearchJournal, RefusesAJournalOfAnotherRun) {

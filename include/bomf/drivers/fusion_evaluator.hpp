@@ -76,18 +76,41 @@ inline const char* direction_name(Direction d) {
   return d == Direction::maximize ? "maximize" : "minimize";
 }
 
-/// Throws bomf::invalid_argument unless `evaluation` has one metric value per declared metric.
-inline void check_metric_count(const FusionEvaluation& evaluation,
-                               const FusionObjectives& objectives, const char* where) {
+/// "" when `evaluation` has one metric value per declared metric, else what is wrong.
+inline std::string metric_count_error(const FusionEvaluation& evaluation,
+                                      const FusionObjectives& objectives) {
   const auto k = static_cast<Eigen::Index>(objectives.metrics.size());
-  if (evaluation.metrics.size() != k) {
-    std::string names;
-    for (const MetricSpec& s : objectives.metrics) {
-      names += (names.empty() ? "" : ", ") + s.name;
-    }
-    throw_invalid_argument(where, "the evaluation returned ", evaluation.metrics.size(),
-                           " metric values, expected ", k, " (one per metric: ", names, ")");
+  if (evaluation.metrics.size() == k) {
+    return {};
   }
+  std::string names;
+  for (const MetricSpec& s : objectives.metrics) {
+    names += (names.empty() ? "" : ", ") + s.name;
+  }
+  return concat("the evaluation returned ", evaluation.metrics.size(), " metric values, expected ",
+                k, " (one per metric: ", names, ")");
+}
+
+/// An evaluation returning the wrong number of metric values breaks FusionProblem's contract
+/// (a bug in the caller's code, not a failed evaluation), but what it returned was paid for:
+/// turns an ok `record` with such an evaluation into a failed one that keeps the values
+/// returned, for the journal, and returns the reason the caller throws after journaling it
+/// ("" and `record` unchanged when the count is right or the record already failed).
+inline std::string mark_metric_count_violation(FusionRecord& record,
+                                               const FusionObjectives& objectives) {
+  std::string error = record.ok ? metric_count_error(record.evaluation, objectives) : "";
+  if (!error.empty()) {
+    record.ok = false;
+    record.error = concat("contract violation: ", error);
+  }
+  return error;
+}
+
+/// Throws bomf::invalid_argument for a metric-count violation `error` whose record is journaled.
+[[noreturn]] inline void throw_metric_count_violation(const char* where, const std::string& error) {
+  throw_invalid_argument(where, error,
+                         "; the evaluation is journaled as failed with the values it returned "
+                         "(fix FusionProblem::evaluate, then resume)");
 }
 
 /// The reason an evaluation with the right shape is unusable, or "" when all values are finite.
@@ -282,8 +305,9 @@ class FusionEvaluator {
   /// The record of δ: a copy of the ledger's (with `reused` = true) when δ was evaluated
   /// successfully before, else a fresh evaluation by problem.evaluate (timed; a thrown exception or
   /// a non-finite value gives a failed record with the reason) which is NOT yet appended — the
-  /// caller journals it (see `evaluate`, FusionSearch::observe). Throws bomf::invalid_argument for
-  /// a δ off the simplex or an evaluation returning the wrong number of metric values.
+  /// caller journals it (see `evaluate`, FusionSearch::observe). An evaluation returning the
+  /// wrong number of metric values is returned as it is (ok); the journaling caller records it as
+  /// failed and throws. Throws bomf::invalid_argument for a δ off the simplex.
   [[nodiscard]] FusionRecord compute(const Eigen::Ref<const Eigen::VectorXd>& delta) {
     constexpr const char* where = "bomf::FusionEvaluator";
     detail::check_delta(delta, ledger_->num_members(), where);
@@ -309,10 +333,11 @@ class FusionEvaluator {
     record.seconds = clock.seconds();
     ++num_computed_;
     if (record.ok) {
-      detail::check_metric_count(record.evaluation, ledger_->objectives(),
-                                 "bomf::FusionProblem::evaluate");
-      record.error = detail::non_finite_reason(record.evaluation, ledger_->objectives());
-      record.ok = record.error.empty();
+      // A wrong number of metric values is left for the journaling caller (evaluate, observe).
+      if (detail::metric_count_error(record.evaluation, ledger_->objectives()).empty()) {
+        record.error = detail::non_finite_reason(record.evaluation, ledger_->objectives());
+        record.ok = record.error.empty();
+      }
     } else {
       record.evaluation = FusionEvaluation();
       record.evaluation.metrics =
@@ -322,12 +347,19 @@ class FusionEvaluator {
     return record;
   }
 
-  /// The record of δ, evaluating and journaling it (tagged `source`) when it is new.
+  /// The record of δ, evaluating and journaling it (tagged `source`) when it is new. Throws
+  /// bomf::invalid_argument for a δ off the simplex, and for an evaluation returning the wrong
+  /// number of metric values after journaling it as failed (with the values returned).
   FusionRecord evaluate(const Eigen::Ref<const Eigen::VectorXd>& delta, const std::string& source) {
     FusionRecord record = compute(delta);
     if (!record.reused) {
+      const std::string violation =
+          detail::mark_metric_count_violation(record, ledger_->objectives());
       record.source = source;
       ledger_->append(record);
+      if (!violation.empty()) {
+        detail::throw_metric_count_violation("bomf::FusionEvaluator::evaluate", violation);
+      }
     }
     return record;
   }

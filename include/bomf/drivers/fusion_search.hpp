@@ -250,8 +250,9 @@ class FusionSearch {
 
   /// Records a successful evaluation at δ (a pending suggestion, or external data on the
   /// simplex). Non-finite values turn it into a failure. Journals it first. Throws
-  /// bomf::invalid_argument for a δ off the simplex/bounds or a wrong number of metric values,
-  /// bomf::too_many_failures past max_failures.
+  /// bomf::invalid_argument for a δ off the simplex/bounds (nothing journaled) or a wrong number
+  /// of metric values (journaled first as a failure that keeps the values, so a resumed run
+  /// counts it as failed), bomf::too_many_failures past max_failures.
   void observe(const Eigen::Ref<const Eigen::VectorXd>& delta, const FusionEvaluation& evaluation,
                double evaluation_seconds = 0.0);
 

@@ -571,14 +571,32 @@ class BasicHyperparameterSearch {
   /// Records a trained run: scores `trajectory` (file comment), appends the run to the journal,
   /// then updates the surrogate data. A trajectory without a finite point makes a failed run.
   /// `train_seconds` is only reported. Throws bomf::invalid_argument when `hyperparameters` is
-  /// not a setting of this space or the trajectory is malformed (wrong number of metric values —
-  /// naming expected and actual counts —, unordered steps); bomf::too_many_failures when this
-  /// failure is one more than max_failures tolerates (after recording it).
+  /// not a setting of this space (nothing recorded) or the trajectory is malformed (wrong number
+  /// of metric values — naming expected and actual counts —, unordered steps; recorded first as
+  /// a failed run whose journal record keeps the trajectory as "rejected_trajectory");
+  /// bomf::too_many_failures when this failure is one more than max_failures tolerates (after
+  /// recording it).
   void observe(const Hyperparameters& hyperparameters, const TrainingTrajectory& trajectory,
                double train_seconds = 0.0) {
     constexpr const char* where = "bomf::HyperparameterSearch::observe";
     const std::vector<double> setting = checked_setting(hyperparameters, where);
-    trajectory.validate(metrics_.size(), where);
+    try {
+      trajectory.validate(metrics_.size(), where);
+    } catch (const invalid_argument& e) {
+      // A malformed trajectory is a bug in the caller's code, but the training it reports was
+      // paid for: journal it (a failed run keeping the trajectory as given), then throw.
+      Run run;
+      run.setting = setting;
+      run.error = detail::concat("contract violation: ", e.what());
+      run.train_seconds = train_seconds;
+      run.rejected_trajectory = detail::trajectory_json(trajectory);
+      try {
+        complete(std::move(run));
+      } catch (const too_many_failures&) {
+        // journaled; the contract violation below is the cause to report
+      }
+      throw;
+    }
     TrainingTrajectory t = trajectory;
     t.total_steps = t.effective_total_steps();
     Run run;
@@ -736,6 +754,8 @@ class BasicHyperparameterSearch {
     std::string error;
     TrainingTrajectory trajectory;
     bool has_trajectory = false;
+    /// A trajectory refused by observe (journaled for the record, never replayed), or null.
+    nlohmann::json rejected_trajectory;
     ProposalKind kind = ProposalKind::external;
     double fit_seconds = 0.0;
     double acquisition_seconds = 0.0;
@@ -900,6 +920,9 @@ class BasicHyperparameterSearch {
           {"train", number(run.train_seconds)}}}};
     if (!run.ok) {
       r["error"] = run.error;
+    }
+    if (!run.rejected_trajectory.is_null()) {
+      r["rejected_trajectory"] = run.rejected_trajectory;
     }
     return r;
   }
@@ -1102,8 +1125,9 @@ HyperparameterSearchResult solve(const HyperparameterSearchOptions& options,
 /// Trains `problem` once with `hyperparameters` (e.g. the best setting of a search on a proxy),
 /// collecting the fusion members (Algorithm 1, lines 13–17): the run's TrainingContext has
 /// collect_members() true, run_index TrainingContext::final_run, the policy `members` and
-/// `anchor_step` (0 = the run's total steps; HyperparameterSearchResult::best_step for the
-/// App. A.3 window). Returns the validated trajectory (total_steps filled in), whose
+/// `anchor_step` (no value = the run's total steps; HyperparameterSearchResult::best_step for
+/// the App. A.3 window, which is −1, and refused, for a run observed by its score alone).
+/// Returns the validated trajectory (total_steps filled in), whose
 /// checkpoint_steps are the members the loop kept. The setting must have the dimensions (names
 /// and kinds, in order) of the problem's space and be valid there. Exceptions of `train`
 /// propagate. Throws bomf::invalid_argument otherwise (mismatched space, malformed trajectory,
@@ -1111,9 +1135,13 @@ HyperparameterSearchResult solve(const HyperparameterSearchOptions& options,
 inline TrainingTrajectory train_members(TrainingProblem& problem,
                                         const Hyperparameters& hyperparameters,
                                         const MemberSelectionOptions& members = {},
-                                        long long anchor_step = 0) {
+                                        std::optional<long long> anchor_step = {}) {
   constexpr const char* where = "bomf::train_members";
   detail::require(!hyperparameters.empty(), where, "argument 'hyperparameters' is empty");
+  detail::require(!anchor_step || *anchor_step >= 0, where, "argument 'anchor_step' is ",
+                  anchor_step.value_or(0),
+                  ", expected a step >= 0 (a best_step of -1 means the run has no trajectory; "
+                  "pass no anchor for the run's total steps)");
   auto space = std::make_shared<const SearchSpace>(problem.search_space());
   space->require_nonempty(where);
   const SearchSpace& from = hyperparameters.space();

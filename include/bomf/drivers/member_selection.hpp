@@ -9,7 +9,9 @@
 //
 // The rule implemented here covers both readings:
 //
-//   anchor A   = `anchor_step` when given (e.g. B*), else the run's total number of steps T;
+//   anchor A   = `anchor_step` when given (e.g. B*; any step 0 … 2^50, so a B* of 0 — the best
+//                point was the initial model — gives the empty window [0, 0] and an error, never
+//                a silent fallback), else the run's total number of steps T;
 //   window     = [ceil(start_fraction·A), min(T, floor(end_fraction·A))]  (∩ [1, T] when every
 //                step is available), with a relative tolerance of 1e-9 on the products so that
 //                e.g. 0.3·10 counts as 3;
@@ -36,6 +38,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -83,14 +86,19 @@ constexpr long long max_training_steps = 1LL << 50;
 namespace detail {
 
 inline void check_member_arguments(long long total_steps, const MemberSelectionOptions& options,
-                                   long long anchor_step, const char* where) {
+                                   std::optional<long long> anchor_step, const char* where) {
   const std::string error = options.validate();
   require(error.empty(), where, "invalid options: ", error);
   require(total_steps >= 1 && total_steps <= max_training_steps, where,
           "argument 'total_steps' is ", total_steps, ", expected 1 … 2^50");
-  require(anchor_step >= 0 && anchor_step <= max_training_steps, where,
-          "argument 'anchor_step' is ", anchor_step,
-          ", expected 0 (= total_steps) or a step in 1 … 2^50");
+  require(!anchor_step || (*anchor_step >= 0 && *anchor_step <= max_training_steps), where,
+          "argument 'anchor_step' is ", anchor_step.value_or(0),
+          ", expected a step in 0 … 2^50 (or no value: the run's total steps)");
+}
+
+/// " (anchor step A)" for an explicit anchor, "" otherwise: for the window messages.
+inline std::string anchor_note(std::optional<long long> anchor_step) {
+  return anchor_step ? concat(" (anchor step ", *anchor_step, ")") : std::string();
 }
 
 /// ceil(x) (floor when `up` is false) of a non-negative x, forgiving a relative rounding error of
@@ -116,15 +124,15 @@ inline long long member_rank(long long i, long long m, long long count) {
 }  // namespace detail
 
 /// The window of eligible steps of a run of `total_steps` steps: first = ceil(start_fraction·A),
-/// last = min(total_steps, floor(end_fraction·A)), A = anchor_step (0 = total_steps). The window
-/// may be empty (first > last), e.g. when the anchor is tiny. \b Cost: O(1).
-/// Throws bomf::invalid_argument for invalid options, total_steps outside 1 … 2^50 or a negative
-/// anchor.
+/// last = min(total_steps, floor(end_fraction·A)), A = anchor_step (no value = total_steps). The
+/// window may be empty (first > last), e.g. when the anchor is tiny. \b Cost: O(1).
+/// Throws bomf::invalid_argument for invalid options, total_steps outside 1 … 2^50 or an anchor
+/// outside 0 … 2^50.
 [[nodiscard]] inline MemberWindow member_window(long long total_steps,
                                                 const MemberSelectionOptions& options = {},
-                                                long long anchor_step = 0) {
+                                                std::optional<long long> anchor_step = {}) {
   detail::check_member_arguments(total_steps, options, anchor_step, "bomf::member_window");
-  const double anchor = static_cast<double>(anchor_step == 0 ? total_steps : anchor_step);
+  const double anchor = static_cast<double>(anchor_step.value_or(total_steps));
   MemberWindow w;
   w.first = detail::tolerant_round(options.start_fraction * anchor, /*up=*/true);
   w.last = std::min(total_steps, detail::tolerant_round(options.end_fraction * anchor, false));
@@ -138,14 +146,15 @@ inline long long member_rank(long long i, long long m, long long count) {
 /// Throws bomf::invalid_argument for invalid options or arguments, or when fewer than 2 steps are
 /// eligible (the message gives the window).
 [[nodiscard]] inline std::vector<long long> select_member_steps(
-    long long total_steps, const MemberSelectionOptions& options = {}, long long anchor_step = 0) {
+    long long total_steps, const MemberSelectionOptions& options = {},
+    std::optional<long long> anchor_step = {}) {
   constexpr const char* where = "bomf::select_member_steps";
   MemberWindow w = member_window(total_steps, options, anchor_step);
   w.first = std::max(w.first, 1LL);
   const long long m = w.last >= w.first ? w.last - w.first + 1 : 0;
   detail::require(m >= 2, where, "only ", m, " step(s) lie in the member window [", w.first, ", ",
-                  w.last, "] of a run of ", total_steps,
-                  " steps, expected at least 2 (lower start_fraction, raise end_fraction or the "
+                  w.last, "] of a run of ", total_steps, " steps", detail::anchor_note(anchor_step),
+                  ", expected at least 2 (lower start_fraction, raise end_fraction or the "
                   "anchor step)");
   std::vector<long long> steps;
   if (m <= options.count) {
@@ -171,7 +180,7 @@ inline long long member_rank(long long i, long long m, long long count) {
 /// position), invalid options, or fewer than 2 eligible steps.
 [[nodiscard]] inline std::vector<long long> select_member_steps(
     const std::vector<long long>& available_steps, long long total_steps,
-    const MemberSelectionOptions& options = {}, long long anchor_step = 0) {
+    const MemberSelectionOptions& options = {}, std::optional<long long> anchor_step = {}) {
   constexpr const char* where = "bomf::select_member_steps";
   const MemberWindow w = member_window(total_steps, options, anchor_step);
   std::vector<long long> eligible;
@@ -189,8 +198,8 @@ inline long long member_rank(long long i, long long m, long long count) {
   const auto m = static_cast<long long>(eligible.size());
   detail::require(m >= 2, where, "only ", m, " of the ", available_steps.size(),
                   " available steps lie in the member window [", w.first, ", ", w.last,
-                  "] of a run of ", total_steps,
-                  " steps, expected at least 2 (keep more checkpoints, or widen the window)");
+                  "] of a run of ", total_steps, " steps", detail::anchor_note(anchor_step),
+                  ", expected at least 2 (keep more checkpoints, or widen the window)");
   if (m <= options.count) {
     return eligible;
   }

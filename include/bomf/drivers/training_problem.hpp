@@ -50,6 +50,7 @@
 #include <initializer_list>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -389,18 +390,19 @@ class TrainingContext {
 
   /// Run `run_index` (0-based position in the search, `final_run` for the member run);
   /// `collect_members`: whether the loop should keep the planned checkpoints; `options` and
-  /// `anchor_step` (0 = the run's total steps): the member policy. Throws bomf::invalid_argument
-  /// for invalid options or a negative anchor.
+  /// `anchor_step` (no value = the run's total steps): the member policy. Throws
+  /// bomf::invalid_argument for invalid options or a negative anchor.
   TrainingContext(int run_index, bool collect_members, MemberSelectionOptions options = {},
-                  long long anchor_step = 0)
+                  std::optional<long long> anchor_step = {})
       : run_index_(run_index),
         collect_(collect_members),
         options_(options),
         anchor_step_(anchor_step) {
     const std::string error = options_.validate();
     detail::require(error.empty(), "bomf::TrainingContext", "invalid member options: ", error);
-    detail::require(anchor_step >= 0, "bomf::TrainingContext", "argument 'anchor_step' is ",
-                    anchor_step, ", expected >= 0");
+    detail::require(!anchor_step || *anchor_step >= 0, "bomf::TrainingContext",
+                    "argument 'anchor_step' is ", anchor_step.value_or(0),
+                    ", expected >= 0 (or no value: the run's total steps)");
   }
 
   /// Position of this run in the search (0, 1, …; the journal's "index"), or `final_run`. Handy
@@ -410,8 +412,8 @@ class TrainingContext {
   [[nodiscard]] bool collect_members() const noexcept { return collect_; }
   /// The member policy.
   [[nodiscard]] const MemberSelectionOptions& member_options() const noexcept { return options_; }
-  /// The anchor of the member window (0 = the run's total steps).
-  [[nodiscard]] long long anchor_step() const noexcept { return anchor_step_; }
+  /// The anchor of the member window (no value = the run's total steps).
+  [[nodiscard]] std::optional<long long> anchor_step() const noexcept { return anchor_step_; }
 
   /// Plans the member steps of a run of `total_steps` steps in which any step can be kept:
   /// `select_member_steps(total_steps, member_options(), anchor_step())` when collecting
@@ -447,7 +449,7 @@ class TrainingContext {
   int run_index_ = 0;
   bool collect_ = false;
   MemberSelectionOptions options_;
-  long long anchor_step_ = 0;
+  std::optional<long long> anchor_step_;
   std::vector<long long> plan_;
 };
 

@@ -21,9 +21,12 @@ namespace bomf {
 [[nodiscard]] Eigen::VectorXd ema_coefficients(std::size_t n, double decay);
 
 /// An exponential moving average of weights maintained during training (Polyak averaging):
-/// the first `update` copies the state dict, later ones compute e ← β e + (1 − β) w in place
-/// with the fusion kernel (one pass, fp32 accumulation). The average is stored
-/// in the dtype of the updates; non-floating tensors follow the latest update.
+/// the first `update` copies the state dict, later ones compute e ← β e + (1 − β) w in place.
+/// Floating tensors are averaged in at least fp32: a bf16 or fp16 update is folded into an fp32
+/// shadow of the average (a 16-bit average stalls: with β = 0.999 the step (1 − β)(w − e) is
+/// below half an ulp of a bf16 e unless |w − e| > 3.9 |e|), f32 and f64 updates
+/// into an average of their own dtype (through the fusion kernel: one pass, fp32 or fp64
+/// accumulation). Non-floating tensors follow the latest update.
 class ExponentialMovingAverage {
  public:
   /// β = `decay` in [0, 1]; throws `bomf::invalid_argument` otherwise.
@@ -33,8 +36,12 @@ class ExponentialMovingAverage {
   /// or dtypes differ from the first update's (naming the tensor), or a tensor is not on the CPU.
   void update(const StateDict& current);
 
-  /// The current average (empty before the first update).
+  /// The current average in its accumulation dtypes: fp32 for bf16/fp16 updates, else the
+  /// updates' dtype (empty before the first update).
   [[nodiscard]] const StateDict& average() const noexcept { return average_; }
+  /// The current average in the updates' dtypes (bf16/fp16 tensors rounded to nearest from the
+  /// fp32 shadow; the others are the tensors of `average()`, shared, not copied).
+  [[nodiscard]] StateDict rounded_average() const;
   /// Number of updates so far.
   [[nodiscard]] std::size_t num_updates() const noexcept { return updates_; }
   /// β.
@@ -44,6 +51,7 @@ class ExponentialMovingAverage {
   double decay_;
   std::size_t updates_ = 0;
   StateDict average_;
+  std::vector<at::ScalarType> update_dtypes_;  ///< per tensor of average_, the updates' dtype
 };
 
 }  // namespace bomf

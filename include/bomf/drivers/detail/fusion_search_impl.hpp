@@ -443,11 +443,12 @@ inline void FusionSearch::observe(FusionRecord record) {
                   "δ = ", detail::format_vector(record.delta, 17),
                   " is not in the feasible set (bounds exact, entries summing to 1 within 1e-9)");
   const auto num_metrics = static_cast<Eigen::Index>(objectives_.metrics.size());
+  // A wrong metric count is journaled (failed, values kept) before it is thrown.
+  const std::string violation = detail::mark_metric_count_violation(record, objectives_);
   if (record.ok) {
-    detail::check_metric_count(record.evaluation, objectives_, where);
     record.error = detail::non_finite_reason(record.evaluation, objectives_);
     record.ok = record.error.empty();
-  } else if (record.evaluation.metrics.size() != num_metrics) {
+  } else if (violation.empty() && record.evaluation.metrics.size() != num_metrics) {
     record.evaluation.metrics =
         Eigen::VectorXd::Constant(num_metrics, std::numeric_limits<double>::quiet_NaN());
   }
@@ -468,10 +469,22 @@ inline void FusionSearch::observe(FusionRecord record) {
   if (it != pending_.end())
     pending_.erase(it);
   apply(record, /*replayed=*/false);
+  if (!violation.empty()) {
+    detail::throw_metric_count_violation(where, violation);
+  }
   check_failures(where);
 }
 
-inline void FusionSearch::apply(const FusionRecord& record, bool replayed) {
+inline void FusionSearch::apply(const FusionRecord& journaled, bool replayed) {
+  // A failed record may hold the values of an evaluation that broke the metric count (kept in
+  // the journal); the search sees NaN metrics of the declared count.
+  FusionRecord record = journaled;
+  if (!record.ok &&
+      record.evaluation.metrics.size() != static_cast<Eigen::Index>(objectives_.metrics.size())) {
+    record.evaluation.metrics =
+        Eigen::VectorXd::Constant(static_cast<Eigen::Index>(objectives_.metrics.size()),
+                                  std::numeric_limits<double>::quiet_NaN());
+  }
   FusionIteration row;
   row.index = static_cast<int>(trace_.size());
   row.delta = record.delta;
