@@ -80,8 +80,12 @@ void ExponentialMovingAverage::update(const StateDict& current) {
     at::Tensor& avg = average_.tensor(k);
     const at::Tensor incoming = current.at(average_[k].first).contiguous();
     if (is_sixteen_bit_float(update_dtypes_[k])) {
-      // fp32 shadow: e ← β e + (1 − β) w, w widened exactly.
-      avg.mul_(decay_).add_(incoming.to(at::kFloat), 1.0 - decay_);
+      // fp32 shadow: e ← β e + (1 − β) w with w widened exactly, through the same kernel (one
+      // pass, results identical across ISAs).
+      const at::Tensor widened = incoming.to(at::kFloat);
+      const void* members[2] = {avg.data_ptr(), widened.data_ptr()};
+      fuse_buffers(members, 2, coeffs, FusionDtype::f32, avg.data_ptr(), FusionDtype::f32,
+                   static_cast<std::size_t>(avg.numel()));
     } else if (const auto dtype = detail::fusion_dtype_of(avg.scalar_type())) {
       const void* members[2] = {avg.data_ptr(), incoming.data_ptr()};
       fuse_buffers(members, 2, coeffs, *dtype, avg.data_ptr(), *dtype,

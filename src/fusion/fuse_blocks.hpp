@@ -104,7 +104,8 @@ inline std::uint16_t f16_from_float(float f) noexcept {
 
 /// `d` rounded to binary32 with round-to-odd: truncated toward zero, and the last mantissa bit
 /// set when that dropped anything. Rounding this to a format with at most 11 significant bits
-/// (bf16: 8, fp16: 11; binary32 has 24 ≥ 2·11 + 2) gives the correctly rounded result of `d`,
+/// (bf16: 8, fp16: 11; round-to-odd to p′ bits then to nearest at p bits is exact for
+/// p′ ≥ p + 2, and binary32 has 24) gives the correctly rounded result of `d`,
 /// where a plain double → float → 16-bit conversion rounds twice and can land on the wrong side
 /// of a tie (1 + 2⁻⁸ + 2⁻³⁰ would become bf16 1.0 instead of 1 + 2⁻⁷). NaN stays NaN.
 inline float float_rounded_to_odd(double d) noexcept {

@@ -141,6 +141,18 @@ at::Tensor merge_lora_exact(const at::Tensor& base, const std::vector<LoraAdapte
       base.scalar_type() == at::kDouble || any_double(adapters) ? at::kDouble : at::kFloat;
   at::Tensor merged = exact_update(adapters, delta, acc);
   merged.add_(base.to(acc));
+  if (acc == at::kDouble && base.scalar_type() != at::kDouble) {
+    // fp64 → 16-bit or fp32 in one correct rounding (the kernel's store), not through fp32.
+    merged = merged.contiguous();
+    at::Tensor out =
+        at::empty(merged.sizes(), base.options().memory_format(at::MemoryFormat::Contiguous));
+    const void* members[1] = {merged.data_ptr()};
+    const double one[1] = {1.0};
+    fuse_buffers(members, 1, one, FusionDtype::f64, out.data_ptr(),
+                 *detail::fusion_dtype_of(base.scalar_type()),
+                 static_cast<std::size_t>(out.numel()));
+    return out;
+  }
   return merged.to(base.scalar_type());
 }
 

@@ -312,6 +312,16 @@ TEST(FusionJournal, AnEvaluationWithTheWrongMetricCountIsJournaledBeforeItIsThro
   EXPECT_TRUE(std::isnan(summary.trace[0].evaluation.metrics(0)));
   EXPECT_EQ(summary.num_failures, 1);
   std::remove(journal.c_str());
+
+  // Appending such a record to a ledger directly: stored as failed, then refused.
+  bomf::FusionLedger memory(inner);
+  bomf::FusionRecord record;
+  record.delta = VectorXd{{0.2, 0.3, 0.5}};
+  record.ok = true;
+  record.evaluation = buggy.evaluate(record.delta);
+  EXPECT_MESSAGE(message_of([&] { memory.append(record); }), "returned 2 metric values");
+  ASSERT_EQ(memory.records().size(), 1u);
+  EXPECT_FALSE(memory.records().front().ok);
 }
 
 TEST(FusionJournal, JournalsOfOtherRunsAreRefused) {

@@ -199,6 +199,16 @@ TEST(Lora, AnFp64BaseOrAdapterIsNeverRoundedThroughFp32) {
         mixed[i].b.to(at::kDouble).matmul(mixed[i].a.to(at::kDouble)) * (delta[i] * mixed[i].scale);
   }
   EXPECT_LT((update - mixed_expected).abs().max().item<double>(), 1e-13);
+  // A bf16 base with an fp64 adapter: accumulated in fp64, stored once-rounded to bf16 (within
+  // half an ulp, at most 2^-8 relative, of the fp64 result).
+  const at::Tensor bf16_base = test::random_tensor({9, 12}, at::kBFloat16, 5);
+  const at::Tensor bf16_merged = merge_lora_exact(bf16_base, mixed, delta);
+  EXPECT_EQ(bf16_merged.scalar_type(), at::kBFloat16);
+  const at::Tensor reference = mixed_expected + bf16_base.to(at::kDouble);
+  EXPECT_TRUE(
+      ((bf16_merged.to(at::kDouble) - reference).abs() <= reference.abs() * std::ldexp(1.0, -8))
+          .all()
+          .item<bool>());
   // A base that is not floating is refused, naming it.
   const at::Tensor integer_base = at::zeros({9, 12}, at::TensorOptions().dtype(at::kLong));
   const std::string message = test::error_message<invalid_argument>(

@@ -239,10 +239,9 @@ TEST(SafetensorsHeader, PaddingSpacesAndEscapedNamesRoundTrip) {
   EXPECT_EQ(header.metadata.at("k\"ey"), "va\nlue");
 }
 
-TEST(SafetensorsHeader, ManyTensorsParseAndSerializeInLinearTime) {
-  // 200000 entries (a 14 MB header): the old callback parser and the ordered_json serializer
-  // were quadratic in the entry count (80000 entries took 37 s to parse); this takes well under
-  // a second each way, so a regression shows up as a test that runs for minutes.
+TEST(SafetensorsHeader, ManyTensorsRoundTrip) {
+  // 200000 entries (a 14 MB header) parse and serialize correctly. Their cost (linear; the
+  // replaced parser and serializer were quadratic) is measured by bench/io, not here.
   constexpr std::size_t kTensors = 200000;
   std::vector<SafetensorsTensorInfo> tensors(kTensors);
   for (std::size_t i = 0; i < kTensors; ++i) {

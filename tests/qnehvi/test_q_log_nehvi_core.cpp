@@ -180,6 +180,10 @@ TEST(QnehviCore, SamplesThatImproveNothingAreMinusInfinityNotNaN) {
   for (int k = 0; k < m; ++k) {
     EXPECT_TRUE((dF[k].array() == 0.0).all()) << "objective " << k;
   }
+  // A NaN sample is not "no improvement": it reaches the value.
+  F = new_samples(c["mc_128"]["by_q"][0]["samples_new"], 0);
+  F[0](kDead, 0) = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_TRUE(std::isnan(bomf::detail::qnehvi_log_value<false>(cells, F, 1e-6, 1e-3, ws, nullptr)));
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, QnehviCoreReference, ::testing::Values(0, 1));

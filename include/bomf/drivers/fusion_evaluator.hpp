@@ -59,9 +59,11 @@ struct FusionResult {
 
 /// One completed evaluation (a ledger/journal record).
 struct FusionRecord {
-  Eigen::VectorXd delta;             ///< the coefficients (length N).
-  bool ok = false;                   ///< false: the evaluation threw or returned non-finite values.
-  FusionEvaluation evaluation;       ///< natural values (may hold non-finite values when failed).
+  Eigen::VectorXd delta;  ///< the coefficients (length N).
+  bool ok = false;        ///< false: the evaluation threw or returned non-finite values.
+  /// Natural values. A failed record may hold non-finite values, or, for an evaluation that broke
+  /// the metric count ("contract violation: …"), the values it returned, of the wrong count.
+  FusionEvaluation evaluation;
   std::string error;                 ///< why it failed ("" when ok).
   double seconds = 0.0;              ///< wall time of problem.evaluate.
   std::string source;                ///< "member", "search", "baseline:<method>", or a user tag.
@@ -235,12 +237,19 @@ class FusionLedger {
   }
 
   /// Appends `record` (journaled durably first when a file is used). Throws
-  /// bomf::invalid_argument for a δ of the wrong length, bomf::io_error when writing fails.
+  /// bomf::invalid_argument for a δ of the wrong length (nothing appended) or, after appending
+  /// it as failed, for an ok record with the wrong number of metric values; bomf::io_error when
+  /// writing fails.
   const FusionRecord& append(FusionRecord record) {
-    detail::require_shape(record.delta, num_members_, 1, "bomf::FusionLedger::append",
-                          "record.delta");
+    constexpr const char* where = "bomf::FusionLedger::append";
+    detail::require_shape(record.delta, num_members_, 1, where, "record.delta");
+    const std::string violation = detail::mark_metric_count_violation(record, objectives_);
     journal_.append(detail::record_to_json(record));
-    return index(std::move(record));
+    const FusionRecord& stored = index(std::move(record));
+    if (!violation.empty()) {
+      detail::throw_metric_count_violation(where, violation);
+    }
+    return stored;
   }
 
   /// The journal header this ledger writes and expects.

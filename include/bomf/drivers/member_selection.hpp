@@ -10,8 +10,9 @@
 // The rule implemented here covers both readings:
 //
 //   anchor A   = `anchor_step` when given (e.g. B*; any step 0 … 2^50, so a B* of 0 — the best
-//                point was the initial model — gives the empty window [0, 0] and an error, never
-//                a silent fallback), else the run's total number of steps T;
+//                point was the initial model — gives the window [0, 0], which holds at most the
+//                initial model, hence an error naming the anchor, never a silent fallback to T),
+//                else the run's total number of steps T;
 //   window     = [ceil(start_fraction·A), min(T, floor(end_fraction·A))]  (∩ [1, T] when every
 //                step is available), with a relative tolerance of 1e-9 on the products so that
 //                e.g. 0.3·10 counts as 3;

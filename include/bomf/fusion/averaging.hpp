@@ -23,8 +23,8 @@ namespace bomf {
 /// An exponential moving average of weights maintained during training (Polyak averaging):
 /// the first `update` copies the state dict, later ones compute e ← β e + (1 − β) w in place.
 /// Floating tensors are averaged in at least fp32: a bf16 or fp16 update is folded into an fp32
-/// shadow of the average (a 16-bit average stalls: with β = 0.999 the step (1 − β)(w − e) is
-/// below half an ulp of a bf16 e unless |w − e| > 3.9 |e|), f32 and f64 updates
+/// shadow of the average (a 16-bit average stalls: with β = 0.999 the step (1 − β)(w − e) stays
+/// below half an ulp of a bf16 e until |w − e| exceeds about 2 to 4 |e|), f32 and f64 updates
 /// into an average of their own dtype (through the fusion kernel: one pass, fp32 or fp64
 /// accumulation). Non-floating tensors follow the latest update.
 class ExponentialMovingAverage {

@@ -103,8 +103,9 @@ void save_safetensors(const std::string& path, const StateDict& state_dict,
 /// files `<stem>-00001-of-0000K.safetensors`, each holding consecutive tensors of at most
 /// `max_shard_bytes` data (a larger tensor gets a shard of its own), and
 /// `<stem>.safetensors.index.json` with {"metadata": {"total_size": …}, "weight_map": {…}}.
-/// Returns the index path. Throws like `save_safetensors`, and `bomf::invalid_argument` for
-/// `max_shard_bytes == 0`.
+/// Returns the index path. An empty state dict gives one shard holding no tensor and an index
+/// whose weight_map is empty (so the reloaded checkpoint has no metadata). Throws like
+/// `save_safetensors`, and `bomf::invalid_argument` for `max_shard_bytes == 0`.
 std::string save_sharded_safetensors(const std::string& directory, const StateDict& state_dict,
                                      std::uint64_t max_shard_bytes,
                                      const std::string& stem = "model",

@@ -333,8 +333,9 @@ double qnehvi_log_value(const QnehviCellSet& cells, const std::vector<Eigen::Mat
       }
     }
     // A sample none of whose cells improves (every v_c = −∞: sampled values beyond the range
-    // where log fatplus is finite) has v_s = −∞ and no gradient, not 0/0.
-    const bool improves = run_sum > 0.0;
+    // where log fatplus is finite) has v_s = −∞ and no gradient, not 0/0. (run_sum is exactly 0
+    // only then; a NaN sample stays NaN and reaches the value.)
+    const bool improves = run_sum != 0.0;
     ws.sample_log(s) = improves ? run_max + std::log(run_sum) : ninf;
     if constexpr (kGradient) {
       for (int i = 0; i < q * m; ++i) {
