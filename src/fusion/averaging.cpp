@@ -79,15 +79,10 @@ void ExponentialMovingAverage::update(const StateDict& current) {
   for (std::size_t k = 0; k < average_.size(); ++k) {
     at::Tensor& avg = average_.tensor(k);
     const at::Tensor incoming = current.at(average_[k].first).contiguous();
-    if (is_sixteen_bit_float(update_dtypes_[k])) {
-      // fp32 shadow: e ← β e + (1 − β) w with w widened exactly, through the same kernel (one
-      // pass, results identical across ISAs).
-      const at::Tensor widened = incoming.to(at::kFloat);
-      const void* members[2] = {avg.data_ptr(), widened.data_ptr()};
-      fuse_buffers(members, 2, coeffs, FusionDtype::f32, avg.data_ptr(), FusionDtype::f32,
-                   static_cast<std::size_t>(avg.numel()));
-    } else if (const auto dtype = detail::fusion_dtype_of(avg.scalar_type())) {
-      const void* members[2] = {avg.data_ptr(), incoming.data_ptr()};
+    if (const auto dtype = detail::fusion_dtype_of(avg.scalar_type())) {
+      // A 16-bit update is widened exactly to its fp32 shadow's dtype.
+      const at::Tensor w = incoming.to(avg.scalar_type());
+      const void* members[2] = {avg.data_ptr(), w.data_ptr()};
       fuse_buffers(members, 2, coeffs, *dtype, avg.data_ptr(), *dtype,
                    static_cast<std::size_t>(avg.numel()));
     } else if (avg.nbytes() > 0) {

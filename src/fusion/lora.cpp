@@ -4,6 +4,7 @@
 #include <ATen/ops/zeros.h>
 
 #include <cmath>
+#include <optional>
 
 #include "bomf/core/error.hpp"
 #include "bomf/fusion/fuse_kernel.hpp"
@@ -39,15 +40,19 @@ void check_adapter(const char* where, const LoraAdapter& adapter, std::size_t i)
   detail::require(std::isfinite(adapter.scale), where, "adapter ", i, " has scale ", adapter.scale);
 }
 
-/// Σ_i δ_i X_i through the kernel, for same-shaped contiguous tensors.
-at::Tensor fuse_factor(const std::vector<at::Tensor>& factors, const double* delta) {
+/// Σ_i δ_i X_i through the kernel (one rounding into `out_type`, by default the factors'), for
+/// same-shaped contiguous floating tensors of one dtype.
+at::Tensor fuse_factor(const std::vector<at::Tensor>& factors, const double* delta,
+                       std::optional<at::ScalarType> out_type = {}) {
   std::vector<const void*> pointers;
   for (const auto& f : factors) {
     pointers.push_back(f.data_ptr());
   }
-  at::Tensor out = at::empty(factors[0].sizes(), factors[0].options());
-  const FusionDtype dtype = *detail::fusion_dtype_of(out.scalar_type());
-  fuse_buffers(pointers.data(), pointers.size(), delta, dtype, out.data_ptr(), dtype,
+  const at::ScalarType in_type = factors[0].scalar_type();
+  at::Tensor out =
+      at::empty(factors[0].sizes(), factors[0].options().dtype(out_type.value_or(in_type)));
+  fuse_buffers(pointers.data(), pointers.size(), delta, *detail::fusion_dtype_of(in_type),
+               out.data_ptr(), *detail::fusion_dtype_of(out.scalar_type()),
                static_cast<std::size_t>(out.numel()));
   return out;
 }
@@ -143,15 +148,8 @@ at::Tensor merge_lora_exact(const at::Tensor& base, const std::vector<LoraAdapte
   merged.add_(base.to(acc));
   if (acc == at::kDouble && base.scalar_type() != at::kDouble) {
     // fp64 → 16-bit or fp32 in one correct rounding (the kernel's store), not through fp32.
-    merged = merged.contiguous();
-    at::Tensor out =
-        at::empty(merged.sizes(), base.options().memory_format(at::MemoryFormat::Contiguous));
-    const void* members[1] = {merged.data_ptr()};
-    const double one[1] = {1.0};
-    fuse_buffers(members, 1, one, FusionDtype::f64, out.data_ptr(),
-                 *detail::fusion_dtype_of(base.scalar_type()),
-                 static_cast<std::size_t>(out.numel()));
-    return out;
+    const double one = 1.0;
+    return fuse_factor({merged.contiguous()}, &one, base.scalar_type());
   }
   return merged.to(base.scalar_type());
 }

@@ -362,13 +362,8 @@ class FusionEvaluator {
   FusionRecord evaluate(const Eigen::Ref<const Eigen::VectorXd>& delta, const std::string& source) {
     FusionRecord record = compute(delta);
     if (!record.reused) {
-      const std::string violation =
-          detail::mark_metric_count_violation(record, ledger_->objectives());
       record.source = source;
-      ledger_->append(record);
-      if (!violation.empty()) {
-        detail::throw_metric_count_violation("bomf::FusionEvaluator::evaluate", violation);
-      }
+      ledger_->append(record);  // journals a wrong metric count as failed, then throws
     }
     return record;
   }
