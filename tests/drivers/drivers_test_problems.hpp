@@ -85,6 +85,48 @@ class DisagreeingProblem final : public FusionProblem {
   Eigen::VectorXd peak_;
 };
 
+/// Members taken from one training trajectory whose loss and metric disagree (paper §3): member
+/// i (i = 0 … N−1, in step order) has loss L_i = 0.30 + 0.03 i (the earliest is the lowest-loss
+/// member) and metric M_i = 0.70 + 0.01 i (the last is the best-metric member). Fusing helps
+/// both a little:
+///   loss(δ)   = Σ δ_i L_i − 0.02 (1 − ‖δ‖²),   metric(δ) = Σ δ_i M_i + 0.02 (1 − ‖δ‖²).
+/// No δ beats the lowest-loss member's loss AND the best-metric member's metric at once (that
+/// needs Σ δ_i i < 0.53 and > 2.4 together for N = 5), so with the best member as reference
+/// point the hypervolume stays 0; the metric is largest at an interior δ on the face of the last
+/// members (not at a vertex).
+class TrajectoryMembersProblem final : public FusionProblem {
+ public:
+  explicit TrajectoryMembersProblem(int n = 5) : n_(n) {}
+  [[nodiscard]] int num_members() const override { return n_; }
+  [[nodiscard]] FusionObjectives objectives() const override {
+    FusionObjectives o;
+    o.metrics.push_back({"f1", Direction::maximize});
+    return o;
+  }
+  FusionEvaluation evaluate(const Eigen::VectorXd& delta) override {
+    ++calls;
+    FusionEvaluation e;
+    e.loss = loss(delta);
+    e.metrics = Eigen::VectorXd::Constant(1, metric(delta));
+    return e;
+  }
+  [[nodiscard]] std::string fingerprint() const override {
+    return "trajectory-" + std::to_string(n_);
+  }
+  [[nodiscard]] double loss(const Eigen::VectorXd& delta) const {
+    return delta.dot(Eigen::VectorXd::LinSpaced(n_, 0.30, 0.30 + 0.03 * (n_ - 1))) -
+           0.02 * (1.0 - delta.squaredNorm());
+  }
+  [[nodiscard]] double metric(const Eigen::VectorXd& delta) const {
+    return delta.dot(Eigen::VectorXd::LinSpaced(n_, 0.70, 0.70 + 0.01 * (n_ - 1))) +
+           0.02 * (1.0 - delta.squaredNorm());
+  }
+  long calls = 0;
+
+ private:
+  int n_;
+};
+
 /// Options that keep a fusion search fast in tests: few QMC samples, raw samples and restarts.
 inline FusionSearchOptions fast_fusion_options(int num_initial, int num_iterations,
                                                std::uint64_t seed = 0) {

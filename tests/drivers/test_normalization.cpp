@@ -30,7 +30,9 @@ MatrixXd members() {
 }
 
 TEST(Normalization, BestMemberAnchorsGiveReferencePointZeroAtTheBestMember) {
-  const Normalization n = Normalization::from_members(objectives(), members());
+  NormalizationOptions o;
+  o.anchor = NormalizationAnchor::best_member;
+  const Normalization n = Normalization::from_members(objectives(), members(), o);
   EXPECT_DOUBLE_EQ(n.anchor()(0), 0.40);  // lowest loss
   EXPECT_DOUBLE_EQ(n.anchor()(1), 0.85);  // highest accuracy
   EXPECT_DOUBLE_EQ(n.anchor()(2), 0.20);  // lowest error rate
@@ -51,20 +53,30 @@ TEST(Normalization, BestMemberAnchorsGiveReferencePointZeroAtTheBestMember) {
   EXPECT_LT((n.to_natural(n.normalize(v)) - v).cwiseAbs().maxCoeff(), 1e-14);
 }
 
-TEST(Normalization, WorstMemberReadingAnchorsAtTheMembersNadir) {
-  NormalizationOptions o;
-  o.anchor = NormalizationAnchor::worst_member;
-  const Normalization n = Normalization::from_members(objectives(), members(), o);
-  EXPECT_DOUBLE_EQ(n.anchor()(0), 0.70);  // highest loss
-  EXPECT_DOUBLE_EQ(n.anchor()(1), 0.75);  // lowest accuracy: the paper's "lowest value"
-  EXPECT_DOUBLE_EQ(n.anchor()(2), 0.30);  // highest error rate
-  // Every member is at least 0 in every normalized objective.
+TEST(Normalization, WorstMemberAnchorsAtTheMembersNadirRoundedOutwardByDefault) {
+  const NormalizationOptions defaults;
+  EXPECT_EQ(defaults.anchor, NormalizationAnchor::worst_member);
+  const Normalization n = Normalization::from_members(objectives(), members());
+  // The nadir (0.70, 0.75, 0.30), moved strictly outward to grids of 0.1 (loss), 0.01 (metrics).
+  EXPECT_EQ(n.anchor()(0), 0.8);   // highest loss 0.70, on the grid: one step up
+  EXPECT_EQ(n.anchor()(1), 0.74);  // lowest accuracy: the paper's "lowest value"
+  EXPECT_EQ(n.anchor()(2), 0.31);  // highest error rate
+  // Every member is strictly better than the reference point in every objective.
   const MatrixXd y = n.normalize_rows(members());
-  EXPECT_GE(y.minCoeff(), 0.0);
+  EXPECT_GT(y.minCoeff(), 0.0);
+  // Without rounding: the nadir itself.
+  NormalizationOptions raw;
+  raw.anchor_grid = 0.0;
+  const Normalization r = Normalization::from_members(objectives(), members(), raw);
+  EXPECT_DOUBLE_EQ(r.anchor()(0), 0.70);
+  EXPECT_DOUBLE_EQ(r.anchor()(1), 0.75);
+  EXPECT_DOUBLE_EQ(r.anchor()(2), 0.30);
+  EXPECT_GE(r.normalize_rows(members()).minCoeff(), 0.0);
 }
 
 TEST(Normalization, OverridesAndFailedMembers) {
   NormalizationOptions o;
+  o.anchor = NormalizationAnchor::best_member;
   o.anchor_overrides = {std::nullopt, 0.9, std::nullopt};
   o.range_overrides = {2.0, std::nullopt, 0.05};
   MatrixXd m = members();

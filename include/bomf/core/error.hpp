@@ -56,6 +56,15 @@ template <class... Args>
   return out.str();
 }
 
+/// `v` with `significant` significant digits (printf's %g), for reports and warnings meant to be
+/// read (error messages keep concat's 17 digits, which round-trip exactly).
+[[nodiscard]] inline std::string format_number(double v, int significant = 6) {
+  std::ostringstream out;
+  out.precision(significant);
+  out << v;
+  return out.str();
+}
+
 /// Throws `bomf::invalid_argument` with the message `where: <args...>`.
 template <class... Args>
 [[noreturn]] void throw_invalid_argument(const char* where, const Args&... args) {

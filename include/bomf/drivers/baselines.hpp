@@ -1,5 +1,6 @@
 // bomf/drivers/baselines.hpp — the fusion baselines BOMF is compared with (Jang et al., NeurIPS
-// 2024, Sec. 5): best single member, uniform averaging (SWA), Greedy SWA, Learned SWA.
+// 2024, Sec. 5): best single member, last checkpoint, uniform averaging (SWA), Greedy SWA,
+// Learned SWA.
 //
 // Each takes a `FusionEvaluator` (fusion_evaluator.hpp) and returns the same `FusionResult` as the
 // fusion search. Evaluations go through the evaluator's ledger, so a δ already evaluated — by
@@ -9,6 +10,7 @@
 //   bomf::FusionEvaluator evaluator(problem, "run.journal");
 //   const auto bomf_result = bomf::solve(options, evaluator);
 //   const auto best = bomf::best_single_member(evaluator);  // the members: all reused
+//   const auto last = bomf::last_checkpoint(evaluator);     // member N − 1: reused
 //   const auto swa = bomf::uniform_average(evaluator);
 //   const auto greedy = bomf::greedy_swa(evaluator);         // members reused, subsets new
 //   const auto learned = bomf::learned_swa(evaluator);       // needs the loss gradient
@@ -202,6 +204,22 @@ inline FusionResult best_single_member(FusionEvaluator& evaluator,
   return run.result(members[static_cast<std::size_t>(best)]);
 }
 
+/// The last checkpoint of the fine-tuning run: member N − 1 (the drivers and member_selection.hpp
+/// order members by training step, so the last member is the final one), i.e. what plain
+/// fine-tuning without any fusion returns. Free when the fusion search evaluated the members.
+/// Throws bomf::evaluation_error when its evaluation fails.
+inline FusionResult last_checkpoint(FusionEvaluator& evaluator) {
+  const int n = evaluator.ledger().num_members();
+  detail::BaselineRun run(evaluator, "last checkpoint", "baseline:last_checkpoint");
+  const FusionRecord r = run.evaluate(Eigen::VectorXd::Unit(n, n - 1));
+  if (!r.ok) {
+    throw evaluation_error(
+        detail::concat("bomf::last_checkpoint: the evaluation of member ", n - 1,
+                       " (the last checkpoint) failed: ", r.error));
+  }
+  return run.result(r);
+}
+
 /// Uniform averaging of all N members (stochastic weight averaging, Izmailov et al., UAI 2018):
 /// δ = (1/N, …, 1/N). Throws bomf::evaluation_error when its evaluation fails.
 inline FusionResult uniform_average(FusionEvaluator& evaluator) {
@@ -324,6 +342,10 @@ inline FusionResult best_single_member(FusionProblem& problem,
                                        const BestMemberOptions& options = {}) {
   FusionEvaluator evaluator(problem);
   return best_single_member(evaluator, options);
+}
+inline FusionResult last_checkpoint(FusionProblem& problem) {
+  FusionEvaluator evaluator(problem);
+  return last_checkpoint(evaluator);
 }
 inline FusionResult uniform_average(FusionProblem& problem) {
   FusionEvaluator evaluator(problem);

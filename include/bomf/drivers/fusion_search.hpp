@@ -61,19 +61,64 @@
 
 namespace bomf {
 
-/// How the returned δ is chosen from the evaluated Pareto set.
+/// How the returned δ is chosen from the evaluated points.
+///
+/// The paper's objective is the sum of normalized metrics (Eq. 1 and Algorithm 1, line 10 for
+/// stage 1); for stage 2, Algorithm 1 line 30 writes δ* = argmax_δ EHVI(δ; L, r), which read
+/// literally is a δ nobody has evaluated. This library returns an evaluated δ. After ~100
+/// evaluations on a validation set of a few hundred to a few thousand examples, the largest
+/// OBSERVED metric sum partly selects validation noise; the model-based rule scores each
+/// evaluated δ by the GPs' posterior mean instead, which averages neighbouring evaluations
+/// (the GPs learn the observation noise). docs/flagship_results.md compares the rules on
+/// held-out test splits.
 enum class FusionSelectionRule {
-  best_metric_sum,  ///< largest Σ_k normalized metric k (the paper's objective; default).
-  lowest_loss,      ///< lowest validation loss.
-  best_metric,      ///< best value of one metric (`FusionSelection::metric`).
-  weighted_sum,     ///< largest Σ_j w_j y_j over the normalized objectives (loss first).
+  best_metric_sum,       ///< largest OBSERVED Σ_k normalized metric k, on the Pareto set.
+  posterior_metric_sum,  ///< largest GP posterior mean of Σ_k normalized metric k, over every
+                         ///< successful evaluation.
+  lowest_loss,           ///< lowest validation loss.
+  best_metric,           ///< best value of one metric (`FusionSelection::metric`).
+  weighted_sum,          ///< largest Σ_j w_j y_j over the normalized objectives (loss first).
 };
 
+/// Name of a selection rule ("best_metric_sum", "posterior_metric_sum", …).
+inline const char* to_string(FusionSelectionRule r) {
+  switch (r) {
+    case FusionSelectionRule::best_metric_sum:
+      return "best_metric_sum";
+    case FusionSelectionRule::posterior_metric_sum:
+      return "posterior_metric_sum";
+    case FusionSelectionRule::lowest_loss:
+      return "lowest_loss";
+    case FusionSelectionRule::best_metric:
+      return "best_metric";
+    case FusionSelectionRule::weighted_sum:
+      return "weighted_sum";
+  }
+  return "unknown";
+}
+
 /// The selection rule and its parameters. Ties go to the lower loss, then to the earlier point.
+/// The model-based rule needs at least 2 successful evaluations in the GP data; with fewer it
+/// falls back to best_metric_sum.
 struct FusionSelection {
   FusionSelectionRule rule = FusionSelectionRule::best_metric_sum;
   int metric = 0;           ///< best_metric: the metric index k (0 ≤ k < K).
   Eigen::VectorXd weights;  ///< weighted_sum: 1 + K finite weights ≥ 0, not all 0 (loss first).
+};
+
+/// What the search does when it is blind: its normalized hypervolume is still 0 once the
+/// initial design and `patience` Bayesian iterations are observed — no evaluated δ is better
+/// than the reference point in every objective at once, so log-qNEHVI has no signal and the
+/// search degenerates (the failure mode of NormalizationAnchor::best_member when the members
+/// disagree; see normalization.hpp).
+struct BlindSearchOptions {
+  /// Bayesian iterations tolerated with a hypervolume of 0 after the initial design (≥ 0).
+  int patience = 0;
+  /// When blind: move the reference point, once, to the nadir of every successful evaluation
+  /// so far (each objective's worst value, rounded outward as NormalizationAnchor::worst_member
+  /// rounds), re-normalize every observation and go on. false: only report it (the trace row's
+  /// `blind`, FusionSummary::warnings, brief_report()).
+  bool move_reference_point = false;
 };
 
 /// Where an evaluation of the search came from.
@@ -114,6 +159,12 @@ struct FusionIteration {
   double fit_seconds = 0.0;          ///< GP fitting spent proposing this δ.
   double acquisition_seconds = 0.0;  ///< acquisition optimization spent proposing this δ.
   double evaluation_seconds = 0.0;   ///< problem.evaluate (0 when reused).
+  /// True when the search is blind after this evaluation (BlindSearchOptions): the normalized
+  /// hypervolume is 0 although the initial design (and the patience) is spent.
+  bool blind = false;
+  /// True when the reference point was moved after this evaluation
+  /// (BlindSearchOptions::move_reference_point); later hypervolumes use the new one.
+  bool reference_moved = false;
 };
 
 /// The evaluated Pareto set: successful evaluations whose normalized objective vectors are
@@ -175,8 +226,10 @@ struct FusionSearchOptions {
   Eigen::MatrixXd member_values;
   /// Min-max normalization (anchor rule, ranges, per-objective overrides).
   NormalizationOptions normalization;
-  /// Which Pareto point `solve` returns.
+  /// Which evaluated point `solve` returns.
   FusionSelection selection;
+  /// Detecting (and optionally escaping) a search whose hypervolume stays 0.
+  BlindSearchOptions blind_search;
   /// Called by `solve` after every evaluation (not for journal replays); return false to stop.
   std::function<bool(const FusionIteration&)> callback;
   /// GP fitting; empty priors = GpPriors::botorch_legacy(); the seed is derived (ignored here).
@@ -214,8 +267,10 @@ struct FusionSummary {
   /// The evaluated Pareto set and the selected result.
   FusionParetoSet pareto_set;
   std::optional<FusionResult> result;
+  /// What the user should know: a blind search (why, and what to do), a moved reference point.
+  std::vector<std::string> warnings;
 
-  /// A few lines: counts, termination, hypervolume, best values, selection, timings.
+  /// A few lines: counts, termination, hypervolume, best values, selection, timings, warnings.
   [[nodiscard]] std::string brief_report() const;
 };
 
@@ -317,8 +372,12 @@ class FusionSearch {
   [[nodiscard]] bool anchors_without_members() const;
   void apply(const FusionRecord& record, bool replayed);
   void set_normalization();
-  void feed_engine(const FusionRecord& record);
+  void feed_engine(const FusionRecord& record, int row);
+  [[nodiscard]] std::unique_ptr<MultiObjectiveSearch<Matern52Kernel>> make_engine() const;
   void check_failures(const char* where) const;
+  void check_blind();
+  void move_reference_point();
+  [[nodiscard]] std::string blind_diagnosis() const;
   [[nodiscard]] FusionResult make_result(int trace_index, const char* method) const;
 
   std::unique_ptr<FusionLedger> owned_ledger_;
@@ -338,6 +397,10 @@ class FusionSearch {
   Eigen::MatrixXd member_values_;  // N × (1 + K)
   std::vector<int> member_order_;  // trace rows of member records, in order
   std::vector<int> buffered_;      // trace rows of search records awaiting the normalization
+  std::vector<int> fed_;           // trace rows fed to the engine, in feeding order
+  std::vector<std::string> warnings_;
+  bool blind_ = false;
+  bool reference_moved_ = false;
   std::vector<Pending> pending_;
   std::vector<FusionRecord> records_;  // one per trace row
   std::vector<FusionIteration> trace_;

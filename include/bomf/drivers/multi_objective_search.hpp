@@ -309,6 +309,27 @@ class MultiObjectiveSearch {
     return bomf::hypervolume(observed_y(), ref_point_);
   }
 
+  /// Posterior means (q × m) at the q rows of `x` (natural points of the domain) of GPs fitted,
+  /// as for a proposal, to every successful observation, with the seed of `stream` at the
+  /// current count (deterministic). Needs ≥ 2 successful observations (throws
+  /// bomf::invalid_argument otherwise). \b Cost: one fit (see the file comment) + O(q m n²).
+  [[nodiscard]] Eigen::MatrixXd posterior_means(
+      const Eigen::Ref<const Eigen::MatrixXd>& x,
+      detail::SeedStream stream = detail::SeedStream::selection) const {
+    constexpr const char* where = "bomf::MultiObjectiveSearch::posterior_means";
+    detail::require(observed_x_.size() >= 2, where, "there are ", observed_x_.size(),
+                    " successful observations, expected at least 2 to fit the GPs");
+    detail::require(x.cols() == dim_, where, "argument 'x' has ", x.cols(), " columns, expected ",
+                    dim_);
+    const ModelListGP<Kernel> models = fit_models(num_points(), stream);
+    Eigen::MatrixXd encoded(x.rows(), encoded_dim());
+    for (Eigen::Index r = 0; r < x.rows(); ++r) {
+      check_point(x.row(r).transpose(), where);
+      encoded.row(r) = encode(x.row(r).transpose()).transpose();
+    }
+    return models.posterior_mean(encoded);
+  }
+
   /// Timings and counts of the last `suggest` call.
   [[nodiscard]] const SuggestTimings& last_timings() const { return timings_; }
   /// The reference point (length m).
@@ -429,11 +450,12 @@ class MultiObjectiveSearch {
 
   [[nodiscard]] Eigen::Index encoded_dim() const { return simplex_ ? dim_ : space_->encoded_dim(); }
 
-  ModelListGP<Kernel> fit_models(std::uint64_t count) const {
+  ModelListGP<Kernel> fit_models(std::uint64_t count,
+                                 detail::SeedStream stream = detail::SeedStream::fit) const {
     GpFitOptions fit = options_.fit;
     if (!fit.priors)
       fit.priors = GpPriors::botorch_legacy();
-    fit.seed = detail::derive_seed(options_.seed, count, detail::SeedStream::fit);
+    fit.seed = detail::derive_seed(options_.seed, count, stream);
     Eigen::MatrixXd X(static_cast<Eigen::Index>(observed_x_.size()), encoded_dim());
     for (std::size_t i = 0; i < observed_x_.size(); ++i) {
       X.row(static_cast<Eigen::Index>(i)) = encode(observed_x_[i]).transpose();

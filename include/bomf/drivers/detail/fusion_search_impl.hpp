@@ -6,6 +6,7 @@
 #include <cmath>
 #include <iomanip>
 #include <limits>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -35,7 +36,9 @@ inline std::string validate_selection(const FusionSelection& s, int num_metrics)
 inline const char* selection_name(const FusionSelection& s) {
   switch (s.rule) {
     case FusionSelectionRule::best_metric_sum:
-      return "best sum of normalized metrics";
+      return "best observed sum of normalized metrics";
+    case FusionSelectionRule::posterior_metric_sum:
+      return "best posterior-mean sum of normalized metrics";
     case FusionSelectionRule::lowest_loss:
       return "lowest loss";
     case FusionSelectionRule::best_metric:
@@ -84,6 +87,8 @@ inline std::string FusionSearchOptions::validate(int num_members,
     return detail::concat("num_iterations is ", num_iterations, ", expected >= 0 or -1 (= 5N)");
   if (max_failures < 0)
     return detail::concat("max_failures is ", max_failures, ", expected >= 0");
+  if (blind_search.patience < 0)
+    return detail::concat("blind_search.patience is ", blind_search.patience, ", expected >= 0");
   for (const auto* b : {&lower_bounds, &upper_bounds}) {
     const char* name = b == &lower_bounds ? "lower_bounds" : "upper_bounds";
     if (b->size() != 0 && b->size() != num_members)
@@ -211,14 +216,7 @@ inline void FusionSearch::initialize(FusionSearchOptions options) {
     members_needed_ = true;
   }
 
-  MultiObjectiveSearchOptions engine;
-  engine.num_initial = options_.num_initial;
-  engine.seed = options_.seed;
-  engine.fit = options_.fit;
-  engine.acquisition = options_.acquisition;
-  engine.simplex_optimizer = options_.optimizer;
-  engine_ = std::make_unique<MultiObjectiveSearch<Matern52Kernel>>(
-      simplex_, Eigen::VectorXd::Zero(m), std::move(engine));
+  engine_ = make_engine();
   if (!members_needed_)
     set_normalization();
 
@@ -227,6 +225,17 @@ inline void FusionSearch::initialize(FusionSearchOptions options) {
     if (record.source == "member" || record.source == "search")
       apply(record, /*replayed=*/true);
   }
+}
+
+inline std::unique_ptr<MultiObjectiveSearch<Matern52Kernel>> FusionSearch::make_engine() const {
+  MultiObjectiveSearchOptions engine;
+  engine.num_initial = options_.num_initial;
+  engine.seed = options_.seed;
+  engine.fit = options_.fit;
+  engine.acquisition = options_.acquisition;
+  engine.simplex_optimizer = options_.optimizer;
+  return std::make_unique<MultiObjectiveSearch<Matern52Kernel>>(
+      simplex_, Eigen::VectorXd::Zero(objectives_.size()), std::move(engine));
 }
 
 inline nlohmann::json FusionSearch::settings_json() const {
@@ -246,10 +255,13 @@ inline nlohmann::json FusionSearch::settings_json() const {
   s["member_values"] = members;
   const NormalizationOptions& n = options_.normalization;
   s["normalization"] = {{"anchor", to_string(n.anchor)},
+                        {"anchor_grid", n.anchor_grid},
                         {"metric_range", n.metric_range},
                         {"loss_range", n.loss_range},
                         {"anchor_overrides", detail::optional_list_json(n.anchor_overrides)},
                         {"range_overrides", detail::optional_list_json(n.range_overrides)}};
+  s["blind_search"] = {{"patience", options_.blind_search.patience},
+                       {"move_reference_point", options_.blind_search.move_reference_point}};
   const GpFitOptions& f = options_.fit;
   s["surrogate"] = {{"kernel", Matern52Kernel::name},
                     {"priors", f.priors ? "custom" : "botorch_legacy"},
@@ -555,7 +567,7 @@ inline void FusionSearch::apply(const FusionRecord& journaled, bool replayed) {
     ++search_consumed_;
     trace_.push_back(row);
     if (normalization_) {
-      feed_engine(stored);
+      feed_engine(stored, row.index);
     } else {
       buffered_.push_back(row.index);
       // Keep it out of the design until it can be observed (pending order = record order, the
@@ -566,6 +578,100 @@ inline void FusionSearch::apply(const FusionRecord& journaled, bool replayed) {
   }
   trace_.back().hypervolume =
       normalization_ ? engine_->hypervolume() : std::numeric_limits<double>::quiet_NaN();
+  check_blind();
+}
+
+inline void FusionSearch::check_blind() {
+  if (!normalization_)
+    return;
+  if (trace_.back().hypervolume > 0.0) {
+    blind_ = false;
+    return;
+  }
+  if (search_consumed_ < options_.num_initial + options_.blind_search.patience)
+    return;
+  trace_.back().blind = true;
+  if (blind_)
+    return;
+  blind_ = true;
+  std::string warning = blind_diagnosis();
+  const bool move = options_.blind_search.move_reference_point && !reference_moved_;
+  warning += move ? " The reference point is moved to the nadir of the evaluations so far "
+                    "(blind_search.move_reference_point)."
+                  : " What to do: use NormalizationAnchor::worst_member (the paper's anchor, "
+                    "the default), lower the anchors (normalization.anchor_overrides), or set "
+                    "blind_search.move_reference_point.";
+  warnings_.push_back(std::move(warning));
+  if (move) {
+    move_reference_point();
+    trace_.back().reference_moved = true;
+    trace_.back().hypervolume = engine_->hypervolume();
+    blind_ = !(trace_.back().hypervolume > 0.0);
+  }
+}
+
+inline std::string FusionSearch::blind_diagnosis() const {
+  const int m = objectives_.size();
+  Eigen::VectorXd best = Eigen::VectorXd::Constant(m, -std::numeric_limits<double>::infinity());
+  int ok = 0;
+  for (const FusionRecord& r : records_) {
+    if (!r.ok)
+      continue;
+    ++ok;
+    best = best.cwiseMax(normalization_->normalize(r.evaluation));
+  }
+  std::string why;
+  for (int j = 0; j < m; ++j) {
+    if (best(j) > 0.0)
+      continue;
+    const Eigen::VectorXd natural = normalization_->to_natural(best);
+    why += detail::concat(why.empty() ? "" : "; ", "no evaluation improves '", objectives_.name(j),
+                          "' on the reference (best ",
+                          detail::format_number(ok > 0 ? natural(j)
+                                                       : std::numeric_limits<double>::quiet_NaN()),
+                          ", reference ", detail::format_number(normalization_->anchor()(j)), ")");
+  }
+  if (why.empty())
+    why = "each objective is improved by some evaluation, but none improves all of them at once "
+          "(the objectives conflict at the reference point)";
+  return detail::concat("blind search: the normalized hypervolume is 0 after ", trace_.size(),
+                        " evaluations (", search_consumed_,
+                        " of the search), so log-qNEHVI has no signal: ", why, ".");
+}
+
+inline void FusionSearch::move_reference_point() {
+  const int m = objectives_.size();
+  std::vector<int> ok_rows;
+  for (std::size_t r = 0; r < records_.size(); ++r) {
+    if (records_[r].ok)
+      ok_rows.push_back(static_cast<int>(r));
+  }
+  Eigen::MatrixXd values(static_cast<Eigen::Index>(ok_rows.size()), m);
+  for (std::size_t i = 0; i < ok_rows.size(); ++i) {
+    values.row(static_cast<Eigen::Index>(i)) =
+        natural_values(records_[static_cast<std::size_t>(ok_rows[i])].evaluation).transpose();
+  }
+  NormalizationOptions moved = options_.normalization;
+  moved.anchor = NormalizationAnchor::worst_member;
+  moved.anchor_overrides.clear();
+  moved.range_overrides.assign(static_cast<std::size_t>(m), std::nullopt);
+  for (int j = 0; j < m; ++j) {
+    moved.range_overrides[static_cast<std::size_t>(j)] = normalization_->range()(j);
+  }
+  normalization_ = Normalization::from_members(objectives_, values, moved);
+  reference_moved_ = true;
+  // A new engine on the new normalization, fed the same observations in the same order, with
+  // the same pending points (the design and every seed depend only on the counts).
+  engine_ = make_engine();
+  const std::vector<int> fed = std::move(fed_);
+  fed_.clear();
+  for (const int row : fed) {
+    feed_engine(records_[static_cast<std::size_t>(row)], row);
+  }
+  for (const Pending& p : pending_) {
+    if (p.phase != FusionPhase::member)
+      engine_->add_pending(p.delta);
+  }
 }
 
 inline bool FusionSearch::any_member_succeeded() const {
@@ -600,16 +706,17 @@ inline void FusionSearch::set_normalization() {
   }
   if (members_needed_) {
     for (const int row : member_order_) {
-      feed_engine(records_[static_cast<std::size_t>(row)]);
+      feed_engine(records_[static_cast<std::size_t>(row)], row);
     }
   }
   for (const int row : buffered_) {
-    feed_engine(records_[static_cast<std::size_t>(row)]);
+    feed_engine(records_[static_cast<std::size_t>(row)], row);
   }
   buffered_.clear();
 }
 
-inline void FusionSearch::feed_engine(const FusionRecord& record) {
+inline void FusionSearch::feed_engine(const FusionRecord& record, int row) {
+  fed_.push_back(row);
   if (record.ok) {
     engine_->observe(record.delta, normalization_->normalize(record.evaluation));
   } else {
@@ -680,6 +787,38 @@ inline FusionResult FusionSearch::select(const FusionSelection& selection) const
         normalization_ ? "no evaluation succeeded" : "the members have not all been observed yet",
         ")"));
   }
+  if (selection.rule == FusionSelectionRule::posterior_metric_sum &&
+      engine_->num_observed() >= 2) {
+    // Every successful evaluation (the first record of each δ), scored by the posterior mean of
+    // the normalized metric sum; ties to the higher observed normalized loss, then the earlier.
+    std::vector<int> rows;
+    std::set<std::vector<double>> seen;
+    for (std::size_t r = 0; r < records_.size(); ++r) {
+      if (records_[r].ok && seen.insert(detail::point_key(records_[r].delta)).second)
+        rows.push_back(static_cast<int>(r));
+    }
+    Eigen::MatrixXd x(static_cast<Eigen::Index>(rows.size()), num_members_);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      x.row(static_cast<Eigen::Index>(i)) =
+          records_[static_cast<std::size_t>(rows[i])].delta.transpose();
+    }
+    const Eigen::MatrixXd mean = engine_->posterior_means(x);
+    std::size_t best = 0;
+    double best_score = -std::numeric_limits<double>::infinity();
+    double best_loss = -std::numeric_limits<double>::infinity();
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const auto r = static_cast<Eigen::Index>(i);
+      const double score = mean.row(r).tail(mean.cols() - 1).sum();
+      const double loss =
+          normalization_->normalize(records_[static_cast<std::size_t>(rows[i])].evaluation)(0);
+      if (score > best_score || (score == best_score && loss > best_loss)) {
+        best = i;
+        best_score = score;
+        best_loss = loss;
+      }
+    }
+    return make_result(rows[best], "BOMF");
+  }
   Eigen::Index best = 0;
   double best_score = -std::numeric_limits<double>::infinity();
   for (Eigen::Index r = 0; r < set.normalized.rows(); ++r) {
@@ -687,6 +826,7 @@ inline FusionResult FusionSearch::select(const FusionSelection& selection) const
     double score = 0.0;
     switch (selection.rule) {
       case FusionSelectionRule::best_metric_sum:
+      case FusionSelectionRule::posterior_metric_sum:  // fewer than 2 points in the GP data
         score = y.tail(y.size() - 1).sum();
         break;
       case FusionSelectionRule::lowest_loss:
@@ -731,6 +871,7 @@ inline FusionSummary FusionSearch::summary() const {
   s.pareto_set = pareto_set();
   if (!s.pareto_set.trace_indices.empty())
     s.result = result();
+  s.warnings = warnings_;
   return s;
 }
 
@@ -767,6 +908,9 @@ inline std::string FusionSummary::brief_report() const {
           << result->evaluation.metrics(k);
     }
     out << "\n";
+  }
+  for (const std::string& w : warnings) {
+    out << "  WARNING: " << w << "\n";
   }
   int bayesian = std::max(1, counts[2]);
   out << "  time: " << total_seconds << " s in this call; evaluations " << evaluation_seconds

@@ -30,6 +30,7 @@ enum class SeedStream : std::uint64_t {
   acquisition = 3,
   optimizer = 4,
   fallback = 5,
+  selection = 6,  ///< the surrogate fitted to choose the final result (model-based rules)
 };
 
 /// The seed of random step `stream` when `count` points have been observed or are pending:
