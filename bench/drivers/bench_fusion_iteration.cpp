@@ -42,10 +42,12 @@ void BM_FusionIteration(benchmark::State& state) {
   const Eigen::MatrixXd anchors = dirichlet_anchors(m, rng);
   std::normal_distribution<double> noise(0.0, 0.005);
   const bomf::Simplex simplex(kMembers);
-  bomf::MultiObjectiveSearchOptions options;  // the paper's settings (defaults)
+  bomf::MultiObjectiveSearchOptions<bomf::SimplexDomain> options;  // the paper's (defaults)
   options.num_initial = n;
-  bomf::MultiObjectiveSearch<> search(simplex, Eigen::VectorXd::Zero(m), options);
-  for (const Eigen::VectorXd& x : search.suggest(n)) {
+  bomf::MultiObjectiveSearch<bomf::Matern52Kernel, bomf::SimplexDomain> search(
+      simplex, Eigen::VectorXd::Zero(m), options);
+  for (const bomf::Proposal& p : search.suggest(n)) {
+    const Eigen::VectorXd& x = p.point;
     Eigen::VectorXd y(m);
     for (int k = 0; k < m; ++k) {
       y(k) = std::exp(-(x - anchors.row(k).transpose()).squaredNorm() / 0.1) + noise(rng);
@@ -55,11 +57,11 @@ void BM_FusionIteration(benchmark::State& state) {
   double fit = 0.0;
   double acquisition = 0.0;
   for (auto _ : state) {
-    const Eigen::VectorXd x = search.suggest(1).front();
-    fit += search.last_timings().fit_seconds;
-    acquisition += search.last_timings().acquisition_seconds;
-    search.cancel_pending(x);
-    benchmark::DoNotOptimize(x.data());
+    const bomf::Proposal p = search.suggest(1).front();
+    fit += p.fit_seconds;
+    acquisition += p.acquisition_seconds;
+    search.cancel_pending(p.point);
+    benchmark::DoNotOptimize(p.point.data());
   }
   state.counters["fit_s"] = benchmark::Counter(fit, benchmark::Counter::kAvgIterations);
   state.counters["acq_s"] = benchmark::Counter(acquisition, benchmark::Counter::kAvgIterations);

@@ -30,7 +30,7 @@
 #include <string>
 #include <vector>
 
-#include "bomf/drivers/detail/search_support.hpp"
+#include "bomf/drivers/detail/seeds.hpp"
 #include "bomf/drivers/multi_objective_search.hpp"
 #include "bomf/gp/matern52_kernel.hpp"
 #include "bomf/multi_objective/hypervolume.hpp"
@@ -45,6 +45,29 @@ namespace bomf::bench {
 /// JSON with keys in insertion order (the output reads in the order it was written).
 using Json = nlohmann::ordered_json;
 
+/// The engine's options for both domains (the acquisition maximizer differs).
+struct EngineSettings {
+  GpFitOptions gp;
+  QLogNehviOptions acquisition = MultiObjectiveSearchOptions<SimplexDomain>::default_acquisition();
+  BoxOptimizerOptions box_optimizer;
+  SimplexOptimizerOptions simplex_optimizer;
+
+  /// MultiObjectiveSearch's options on `Domain`, with `seed`.
+  template <class Domain>
+  [[nodiscard]] MultiObjectiveSearchOptions<Domain> options(std::uint64_t seed) const {
+    MultiObjectiveSearchOptions<Domain> o;
+    o.gp = gp;
+    o.acquisition = acquisition;
+    if constexpr (std::is_same_v<Domain, SimplexDomain>) {
+      o.acquisition_optimizer = simplex_optimizer;
+    } else {
+      o.acquisition_optimizer = box_optimizer;
+    }
+    o.seed = seed;
+    return o;
+  }
+};
+
 /// The settings of a suite run: the number of BO iterations and the engine's options.
 struct SuiteSettings {
   /// BO iterations after the initial design (1 … 50).
@@ -53,10 +76,9 @@ struct SuiteSettings {
   /// runs: 2(d + 1) initial points, Matérn-5/2 GPs with BoTorch 0.11.3's priors and
   /// Standardize refitted every iteration, qLogNEHVI with 128 QMC samples and
   /// prune_baseline = true, 512 raw samples and 10 restarts (L-BFGS-B with maxiter 200 in the
-  /// box). One departure: the GP fit makes fit.num_starts = 3 L-BFGS-B starts where BoTorch's
+  /// box). One departure: the GP fit makes gp.num_starts = 3 L-BFGS-B starts where BoTorch's
   /// fit_gpytorch_mll makes one (docs/mobo_benchmarks.md measures the difference: none).
-  /// `search.seed` is replaced by the run's seed.
-  MultiObjectiveSearchOptions search;
+  EngineSettings search;
 
   /// The reference protocol (mobo_quality.json `settings`): the defaults above.
   static SuiteSettings reference() { return {}; }
@@ -66,8 +88,8 @@ struct SuiteSettings {
   static SuiteSettings smoke() {
     SuiteSettings s;
     s.iterations = 2;
-    s.search.fit.num_starts = 1;
-    s.search.fit.max_iterations = 50;
+    s.search.gp.num_starts = 1;
+    s.search.gp.max_iterations = 50;
     s.search.acquisition.num_samples = 16;
     s.search.acquisition.prune_num_samples = 128;
     s.search.box_optimizer.raw_samples = 32;
@@ -86,11 +108,11 @@ struct SuiteSettings {
   [[nodiscard]] std::string validate() const {
     if (iterations < 1 || iterations > 50)
       return detail::concat("iterations is ", iterations, ", expected 1 to 50");
-    const std::string box = search.validate(nullptr);
+    const std::string box = search.options<BoxDomain>(0).validate(
+        BoxDomain(SearchSpace().add_continuous("u0", 0.0, 1.0)));
     if (!box.empty())
       return box;
-    const Simplex simplex(2);
-    return search.validate(&simplex);
+    return search.options<SimplexDomain>(0).validate(SimplexDomain(Simplex(2)));
   }
 
   /// The settings as JSON (for the output's `settings` block).
@@ -121,10 +143,10 @@ struct SuiteSettings {
          "maximize_on_simplex (raw samples + vertices + barycentre + near-best + face points, "
          "projected-gradient refinement)"}};
     j["model"] = {{"kernel", "Matern52 ARD with output scale"},
-                  {"priors", search.fit.priors ? "user" : "GpPriors::botorch_legacy()"},
-                  {"standardize", search.fit.standardize},
-                  {"fit_num_starts", search.fit.num_starts},
-                  {"fit_max_iterations", search.fit.max_iterations},
+                  {"priors", search.gp.priors ? "user" : "GpPriors::botorch_legacy()"},
+                  {"standardize", search.gp.standardize},
+                  {"fit_num_starts", search.gp.num_starts},
+                  {"fit_max_iterations", search.gp.max_iterations},
                   {"refit", "every iteration, on all observations"}};
     j["inputs"] = "box: optimized in [0,1]^d, mapped to the problem bounds; simplex: directly";
     j["objectives"] = "noise-free, maximized (BoTorch negate=True), fixed reference point";
@@ -215,71 +237,80 @@ inline std::vector<double> random_search_trace(const MoboProblem& problem, std::
 /// the engine throws (bomf::invalid_argument for bad settings).
 inline RunResult run_mobo(const MoboProblem& problem, std::uint64_t seed,
                           const SuiteSettings& settings,
-                          const std::function<void(const IterationRecord&)>& on_iteration = {}) {
-  const std::string error = settings.validate();
-  detail::require(error.empty(), "bomf::bench::run_mobo", "invalid settings: ", error);
-  MultiObjectiveSearchOptions options = settings.search;
-  options.seed = seed;
-  std::optional<MultiObjectiveSearch<Matern52Kernel>> search;
-  if (problem.domain == Domain::simplex) {
-    search.emplace(Simplex(problem.dim), problem.ref_point, options);
-  } else {
-    SearchSpace space;
-    for (int i = 0; i < problem.dim; ++i) {
-      space.add_continuous(detail::concat("u", i), 0.0, 1.0);
-    }
-    search.emplace(space, problem.ref_point, options);
-  }
+                          const std::function<void(const IterationRecord&)>& on_iteration = {});
 
+namespace bench_detail {
+
+template <class Domain>
+RunResult run_on(const MoboProblem& problem, std::uint64_t seed, const SuiteSettings& settings,
+                 Domain domain, const std::function<void(const IterationRecord&)>& on_iteration) {
+  MultiObjectiveSearch<Matern52Kernel, Domain> search(std::move(domain), problem.ref_point,
+                                                      settings.search.options<Domain>(seed));
   RunResult r;
   r.problem = problem.name;
   r.seed = seed;
-  r.n_init = static_cast<int>(search->num_initial());
+  r.n_init = static_cast<int>(search.num_initial());
   r.iterations = settings.iterations;
   const int total = r.n_init + r.iterations;
   r.X.resize(total, problem.dim);
   r.Y.resize(total, problem.num_objectives);
   int row = 0;
   const auto evaluate_and_observe = [&](const Eigen::VectorXd& u) {
-    const Eigen::VectorXd x = bench_detail::to_natural(problem, u);
+    const Eigen::VectorXd x = to_natural(problem, u);
     const Eigen::VectorXd y = problem.evaluate(x);
     r.X.row(row) = x.transpose();
     r.Y.row(row) = y.transpose();
     ++row;
-    search->observe(u, y);
+    search.observe(u, y);
   };
 
   const auto start = std::chrono::steady_clock::now();
-  for (const Eigen::VectorXd& u : search->suggest(r.n_init)) {
-    evaluate_and_observe(u);
+  for (const Proposal& p : search.suggest(r.n_init)) {
+    evaluate_and_observe(p.point);
   }
-  r.design_s = bench_detail::seconds_since(start);
-  r.hv.push_back(search->hypervolume());
+  r.design_s = seconds_since(start);
+  r.hv.push_back(search.hypervolume());
 
   for (int it = 1; it <= r.iterations; ++it) {
     IterationRecord rec;
     rec.iteration = it;
     const auto t0 = std::chrono::steady_clock::now();
-    const double c0 = bench_detail::cpu_seconds();
-    const std::vector<Eigen::VectorXd> next = search->suggest(1);
-    rec.suggest_cpu_s = bench_detail::cpu_seconds() - c0;
-    rec.suggest_s = bench_detail::seconds_since(t0);
-    const SuggestTimings& t = search->last_timings();
-    rec.fit_s = t.fit_seconds;
-    rec.acq_s = t.acquisition_seconds;
-    rec.fallback = t.fallback_candidates;
+    const double c0 = cpu_seconds();
+    const std::vector<Proposal> next = search.suggest(1);
+    rec.suggest_cpu_s = cpu_seconds() - c0;
+    rec.suggest_s = seconds_since(t0);
+    rec.fit_s = next.front().fit_seconds;
+    rec.acq_s = next.front().acquisition_seconds;
+    rec.fallback = next.front().kind == ProposalKind::fallback ? 1 : 0;
     const auto t1 = std::chrono::steady_clock::now();
-    evaluate_and_observe(next.front());
-    rec.eval_s = bench_detail::seconds_since(t1);
-    rec.hv = search->hypervolume();
+    evaluate_and_observe(next.front().point);
+    rec.eval_s = seconds_since(t1);
+    rec.hv = search.hypervolume();
     r.hv.push_back(rec.hv);
     r.per_iteration.push_back(rec);
     if (on_iteration)
       on_iteration(rec);
   }
-  r.wall_s = bench_detail::seconds_since(start);
+  r.wall_s = seconds_since(start);
   r.random_hv = random_search_trace(problem, seed, r.n_init, r.iterations);
   return r;
+}
+
+}  // namespace bench_detail
+
+inline RunResult run_mobo(const MoboProblem& problem, std::uint64_t seed,
+                          const SuiteSettings& settings,
+                          const std::function<void(const IterationRecord&)>& on_iteration) {
+  const std::string error = settings.validate();
+  detail::require(error.empty(), "bomf::bench::run_mobo", "invalid settings: ", error);
+  if (problem.domain == Domain::simplex)
+    return bench_detail::run_on(problem, seed, settings, SimplexDomain(Simplex(problem.dim)),
+                                on_iteration);
+  SearchSpace space;
+  for (int i = 0; i < problem.dim; ++i) {
+    space.add_continuous(detail::concat("u", i), 0.0, 1.0);
+  }
+  return bench_detail::run_on(problem, seed, settings, BoxDomain(std::move(space)), on_iteration);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -218,7 +218,7 @@ int run(const Arguments& args) {
       args.smoke ? bomf::bench::SuiteSettings::smoke() : bomf::bench::SuiteSettings::reference();
   settings.iterations = args.iterations;
   if (args.fit_starts > 0)
-    settings.search.fit.num_starts = args.fit_starts;
+    settings.search.gp.num_starts = args.fit_starts;
   if (args.mc_samples > 0)
     settings.search.acquisition.num_samples = args.mc_samples;
   if (args.raw_samples > 0) {

@@ -16,7 +16,7 @@
 #include "bomf/drivers/baselines.hpp"
 #include "bomf/drivers/fusion_evaluator.hpp"
 #include "bomf/drivers/fusion_search.hpp"
-#include "bomf/drivers/torch_fusion_problem.hpp"
+#include "bomf/torch/torch_fusion_problem.hpp"
 #include "workflow.hpp"
 
 namespace supersense {
@@ -140,7 +140,7 @@ void run_stage2(const SupersenseTask& task, const WorkflowOptions& options, Memb
   progress.start("stage 2: fusion search", budget);
   o.callback = [&](const bomf::FusionIteration& it) {
     char detail[96];
-    std::snprintf(detail, sizeof detail, "%s, HV %.4g, best F1 %.4f", bomf::to_string(it.phase),
+    std::snprintf(detail, sizeof detail, "%s, HV %.4g, best F1 %.4f", bomf::to_string(it.proposal),
                   it.hypervolume, it.best_metrics.size() > 0 ? it.best_metrics(0) : NAN);
     progress.update(it.index + 1, detail);
     return true;
@@ -157,7 +157,7 @@ void run_stage2(const SupersenseTask& task, const WorkflowOptions& options, Memb
   for (const bomf::FusionIteration& it : summary.trace) {
     FusionRow row;
     row.index = it.index;
-    row.phase = bomf::to_string(it.phase);
+    row.phase = bomf::to_string(it.proposal);
     row.ok = it.ok;
     row.reused = it.reused;
     row.replayed = it.replayed;

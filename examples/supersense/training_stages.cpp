@@ -187,42 +187,42 @@ ChosenSetting run_stage1(const SupersenseTask& task, const WorkflowOptions& opti
   o.num_initial = options.stage1_initial;
   o.num_iterations = options.stage1_iterations;
   o.seed = options.seed;
-  o.journal_path = options.journal.empty() ? std::string() : options.journal + ".stage1.jsonl";
+  o.journal = options.journal.empty() ? std::string() : options.journal + ".stage1.jsonl";
   o.callback = [&](const bomf::HyperparameterIteration& it) {
     const ChosenSetting s = setting_of(it.hyperparameters);
     std::printf(
         "  run %d [%s] %s: %s score %.4f at step %lld (best so far: run %d), %.1f s, "
         "BO %.3f s\n",
-        it.index + 1, bomf::HyperparameterSummary::proposal_name(it.proposal), describe(s).c_str(),
+        it.index + 1, bomf::to_string(it.proposal), describe(s).c_str(),
         it.ok ? "ok," : ("FAILED (" + it.error + "),").c_str(), it.score, it.best_step,
-        it.best_index + 1, it.train_seconds, it.fit_seconds + it.acquisition_seconds);
+        it.best_index + 1, it.evaluation_seconds, it.fit_seconds + it.acquisition_seconds);
     std::fflush(stdout);
     return true;
   };
   bomf::HyperparameterSummary summary;
   const bomf::HyperparameterSearchResult best = bomf::solve(o, problem, &summary);
   if (summary.num_replayed > 0) {
-    std::printf("  (%d run(s) replayed from %s)\n", summary.num_replayed, o.journal_path.c_str());
+    std::printf("  (%d run(s) replayed from %s)\n", summary.num_replayed, o.journal.c_str());
   }
 
   for (const bomf::HyperparameterIteration& it : summary.trace) {
     HyperparameterRow row;
     const ChosenSetting s = setting_of(it.hyperparameters);
     row.run = it.index + 1;
-    row.proposal = bomf::HyperparameterSummary::proposal_name(it.proposal);
+    row.proposal = bomf::to_string(it.proposal);
     row.learning_rate = s.learning_rate;
     row.batch_size = s.batch_size;
     row.ok = it.ok;
     row.replayed = it.replayed;
     row.score = it.score;
     row.best_step = it.best_step;
-    row.train_seconds = it.train_seconds;
+    row.train_seconds = it.evaluation_seconds;
     row.overhead_seconds = it.fit_seconds + it.acquisition_seconds;
     report.stage1.push_back(row);
   }
   report.stage1_best = best.run_index + 1;
   report.stage1_overhead_seconds = summary.fit_seconds + summary.acquisition_seconds;
-  report.stage1_train_seconds = summary.train_seconds;
+  report.stage1_train_seconds = summary.evaluation_seconds;
   const ChosenSetting chosen = setting_of(best.hyperparameters);
   report.chosen_learning_rate = chosen.learning_rate;
   report.chosen_batch_size = chosen.batch_size;

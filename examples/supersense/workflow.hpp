@@ -17,9 +17,8 @@
 //     SWA (by validation macro-F1), Learned SWA.
 //  5. The test split scores every method's δ; it is used for nothing else.
 //
-// Stage 1 and stage 2 live in two translation units because hyperparameter_search.hpp and
-// fusion_search.hpp cannot be included together yet (both define bomf::too_many_failures and
-// bomf::detail::splitmix64; see the README).
+// Stage 1 and stage 2 live in two translation units (training_stages.cpp, fusion_stage.cpp), so
+// that a change to one stage recompiles only its own.
 #pragma once
 
 #include <sys/resource.h>

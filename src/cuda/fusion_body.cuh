@@ -16,7 +16,7 @@
 #include <cstring>
 #include <type_traits>
 
-#include "bomf/fusion/fuse_kernel.hpp"  // bomf::FusionDtype
+#include "bomf/fusion/dtype.hpp"
 
 // `#pragma unroll` for the device pass only (host compilers do not know it).
 #ifdef __CUDA_ARCH__

@@ -136,11 +136,11 @@ inline FusionSearchOptions fast_fusion_options(int num_initial, int num_iteratio
   o.seed = seed;
   o.acquisition.num_samples = 32;
   o.acquisition.prune_num_samples = 256;
-  o.optimizer.raw_samples = 128;
-  o.optimizer.num_restarts = 3;
-  o.optimizer.num_near_best = 16;
-  o.optimizer.num_face_points = 16;
-  o.fit.num_starts = 2;
+  o.acquisition_optimizer.raw_samples = 128;
+  o.acquisition_optimizer.num_restarts = 3;
+  o.acquisition_optimizer.num_near_best = 16;
+  o.acquisition_optimizer.num_face_points = 16;
+  o.gp.num_starts = 2;
   return o;
 }
 

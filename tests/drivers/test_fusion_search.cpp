@@ -46,7 +46,7 @@ TEST(FusionSearch, BeatsSwaGreedySwaAndTheBestMemberWhenLossAndMetricDisagree) {
   EXPECT_GT(acc, 0.8) << "the peak (0.9 at p) should be approached";
 
   EXPECT_EQ(summary.num_evaluations, 5 + 5 + 25);
-  EXPECT_EQ(summary.termination, bomf::FusionTermination::budget_exhausted);
+  EXPECT_EQ(summary.termination, bomf::SearchTermination::budget_reached);
   EXPECT_EQ(bomf_result.evaluations, 35);
   EXPECT_EQ(bomf_result.method, "BOMF");
   EXPECT_EQ(problem.calls, 35 + 1 /*SWA*/ + greedy.new_evaluations + learned.new_evaluations);
@@ -57,9 +57,9 @@ TEST(FusionSearch, BeatsSwaGreedySwaAndTheBestMemberWhenLossAndMetricDisagree) {
   // The trace: members, initial, Bayesian; hypervolume non-decreasing once known.
   for (int i = 0; i < 35; ++i) {
     const auto& row = summary.trace[static_cast<std::size_t>(i)];
-    EXPECT_EQ(row.phase, i < 5    ? bomf::FusionPhase::member
-                         : i < 10 ? bomf::FusionPhase::initial
-                                  : bomf::FusionPhase::bayesian);
+    EXPECT_EQ(row.proposal, i < 5    ? bomf::ProposalKind::member
+                            : i < 10 ? bomf::ProposalKind::initial
+                                     : bomf::ProposalKind::acquisition);
     if (i >= 5) {
       EXPECT_GE(row.hypervolume, summary.trace[static_cast<std::size_t>(i) - 1].hypervolume);
     }
@@ -70,7 +70,7 @@ TEST(FusionSearch, BeatsSwaGreedySwaAndTheBestMemberWhenLossAndMetricDisagree) {
   ASSERT_TRUE(summary.result.has_value());
   EXPECT_EQ(summary.result->delta, bomf_result.delta);
   EXPECT_DOUBLE_EQ(summary.pareto_set.natural.col(1).maxCoeff(), acc);
-  EXPECT_NE(summary.brief_report().find("35 (5 members, 5 initial, 25 Bayesian)"),
+  EXPECT_NE(summary.brief_report().find("35 (5 members, 5 initial, 25 acquisition)"),
             std::string::npos)
       << summary.brief_report();
 
@@ -141,7 +141,7 @@ TEST(FusionSearch, BoundsThatMergeMemberVerticesEvaluateThatDeltaOnce) {
   EXPECT_EQ(evaluated[1], (VectorXd{{0.0, 0.0, 1.0}}));
   int members = 0;
   for (const auto& row : summary.trace) {
-    members += row.phase == bomf::FusionPhase::member ? 1 : 0;
+    members += row.proposal == bomf::ProposalKind::member ? 1 : 0;
   }
   EXPECT_EQ(members, 2);
   EXPECT_TRUE(bomf::Simplex(VectorXd::Zero(3), options.upper_bounds).contains(result.delta, 1e-12));
@@ -170,8 +170,8 @@ TEST(FusionSearch, TwoThreadsProposeBitIdenticalDeltas) {
   for (const int threads : {1, 2}) {
     DisagreeingProblem problem(5);
     FusionSearchOptions options = fast_fusion_options(3, 5, 8);
-    options.fit.num_threads = threads;
-    options.optimizer.num_threads = threads;
+    options.gp.num_threads = threads;
+    options.acquisition_optimizer.num_threads = threads;
     options.acquisition.num_threads = threads;
     bomf::FusionSummary summary;
     bomf::solve(options, problem, &summary);
@@ -197,7 +197,7 @@ TEST(FusionSearch, SuppliedMemberValuesSkipTheMemberEvaluations) {
   bomf::FusionSummary summary;
   bomf::solve(options, problem, &summary);
   EXPECT_EQ(problem.calls, 4 + 3);
-  EXPECT_EQ(summary.trace.front().phase, bomf::FusionPhase::initial);
+  EXPECT_EQ(summary.trace.front().proposal, bomf::ProposalKind::initial);
   // The worst member's accuracy, strictly below on the 0.01 grid.
   EXPECT_LT(summary.anchor(1), options.member_values.col(1).minCoeff());
   EXPECT_GT(summary.anchor(1), options.member_values.col(1).minCoeff() - 0.01 - 1e-12);
@@ -241,7 +241,7 @@ TEST(FusionSearch, FailedEvaluationsAreRecordedKeptOutOfTheGpAndLimited) {
       message_of<bomf::too_many_failures>([&] { bomf::solve(options, evaluator, &limited); });
   EXPECT_MESSAGE(what, "2 evaluations failed, more than options.max_failures = 1");
   EXPECT_MESSAGE(what, "the last failure, at δ = ");
-  EXPECT_EQ(limited.termination, bomf::FusionTermination::too_many_failures);
+  EXPECT_EQ(limited.termination, bomf::SearchTermination::too_many_failures);
   EXPECT_EQ(limited.num_failures, 2);
   int failed_records = 0;
   for (const auto& r : evaluator.ledger().records()) {
@@ -311,7 +311,7 @@ TEST(FusionSearch, AskTellWithBatchesAndOutOfOrderObservations) {
   EXPECT_EQ(search.trace().size(), 16u);
   EXPECT_EQ(search.remaining(), 0);
   const auto summary = search.summary();
-  EXPECT_EQ(summary.termination, bomf::FusionTermination::budget_exhausted);
+  EXPECT_EQ(summary.termination, bomf::SearchTermination::budget_reached);
   // External data (never suggested) is accepted; off-simplex data is not.
   search.observe(VectorXd{{0.25, 0.25, 0.25, 0.25}}, problem.evaluate(VectorXd::Constant(4, 0.25)));
   EXPECT_EQ(search.trace().size(), 17u);
@@ -335,7 +335,7 @@ TEST(FusionSearch, CallbackCanStopTheRun) {
   bomf::solve(options, problem, &summary);
   EXPECT_EQ(calls, 7);
   EXPECT_EQ(summary.num_evaluations, 7);
-  EXPECT_EQ(summary.termination, bomf::FusionTermination::stopped_by_callback);
+  EXPECT_EQ(summary.termination, bomf::SearchTermination::stopped_by_callback);
 }
 
 TEST(FusionSearch, BadInputIsRefusedWithClearMessages) {
@@ -410,20 +410,19 @@ TEST(FusionSearch, BadInputIsRefusedWithClearMessages) {
   EXPECT_MESSAGE(message_of([&] { bomf::solve(o, problem); }),
                  "upper_bounds has 2 entries, expected 0 or N = 3");
   o = FusionSearchOptions();
-  o.optimizer.raw_samples = 0;
+  o.acquisition_optimizer.raw_samples = 0;
   EXPECT_MESSAGE(message_of([&] { bomf::solve(o, problem); }), "optimizer.raw_samples");
   o = FusionSearchOptions();
-  o.optimizer.num_threads = 0;
+  o.acquisition_optimizer.num_threads = 0;
   EXPECT_MESSAGE(message_of([&] { bomf::solve(o, problem); }),
                  "optimizer.num_threads is 0, expected >= 1");
   o = FusionSearchOptions();
   o.acquisition.num_threads = -1;
   EXPECT_MESSAGE(message_of([&] { bomf::solve(o, problem); }),
-                 "acquisition.num_threads is -1, expected >= 1");
+                 "acquisition.num_threads is -1, expected ≥ 1");
   o = FusionSearchOptions();
-  o.fit.num_threads = 0;
-  EXPECT_MESSAGE(message_of([&] { bomf::solve(o, problem); }),
-                 "fit.num_threads is 0, expected >= 1");
+  o.gp.num_threads = 0;
+  EXPECT_MESSAGE(message_of([&] { bomf::solve(o, problem); }), "gp.num_threads is 0, expected ≥ 1");
   o = FusionSearchOptions();
   o.normalization.loss_range = -1.0;
   EXPECT_MESSAGE(message_of([&] { bomf::solve(o, problem); }),

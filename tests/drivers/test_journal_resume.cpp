@@ -78,7 +78,7 @@ std::vector<bomf::FusionRecord> search_records(const std::string& journal) {
   const bomf::FusionLedger ledger(problem, journal);
   std::vector<bomf::FusionRecord> out;
   for (const auto& r : ledger.records()) {
-    if (r.source == "member" || r.source == "search")
+    if (r.source == bomf::FusionRecord::search_source)
       out.push_back(r);
   }
   return out;
@@ -294,7 +294,8 @@ TEST(FusionJournal, AnEvaluationWithTheWrongMetricCountIsJournaledBeforeItIsThro
     ASSERT_EQ(ledger.records().size(), 1u);
     const bomf::FusionRecord& r = ledger.records().front();
     EXPECT_FALSE(r.ok);
-    EXPECT_EQ(r.source, "member");
+    EXPECT_EQ(r.source, "search");
+    EXPECT_EQ(r.proposal, bomf::ProposalKind::member);
     EXPECT_MESSAGE(r.error, "contract violation: the evaluation returned 2 metric values");
     ASSERT_EQ(r.evaluation.metrics.size(), 2);
     EXPECT_EQ(r.evaluation.metrics(1), 42.0);
@@ -353,49 +354,34 @@ TEST(FusionJournal, JournalsOfOtherRunsAreRefused) {
   EXPECT_MESSAGE(message_of([&] { bomf::solve(rebounded, problem); }), "'upper_bounds'");
   // The fit's tolerances and full priors, and the refiner's tolerances, are part of the record.
   FusionSearchOptions retuned = journal_options(journal);
-  retuned.fit.gradient_tolerance = 1e-4;
-  EXPECT_MESSAGE(message_of([&] { bomf::solve(retuned, problem); }), "'surrogate_and_refine'");
+  retuned.gp.gradient_tolerance = 1e-4;
+  EXPECT_MESSAGE(message_of([&] { bomf::solve(retuned, problem); }), "other settings: 'gp'");
   retuned = journal_options(journal);
-  retuned.optimizer.refine.value_tolerance = 1e-9;
-  EXPECT_MESSAGE(message_of([&] { bomf::solve(retuned, problem); }), "'surrogate_and_refine'");
+  retuned.acquisition_optimizer.refine.value_tolerance = 1e-9;
+  EXPECT_MESSAGE(message_of([&] { bomf::solve(retuned, problem); }),
+                 "other settings: 'acquisition_optimizer'");
   retuned = journal_options(journal);
   bomf::GpPriors priors = bomf::GpPriors::botorch_legacy();
   priors.noise_lower = 1e-6;
-  retuned.fit.priors = priors;  // ("surrogate" already says "custom" where the journal has none)
-  EXPECT_MESSAGE(message_of([&] { bomf::solve(retuned, problem); }), "'surrogate");
-  {  // two custom priors differ only in the new key
-    const std::string custom = temp_file("custom_priors.journal");
-    FusionSearchOptions first = journal_options(custom);
-    first.fit.priors = priors;
-    DisagreeingProblem p3(3);
-    bomf::solve(first, p3);
-    FusionSearchOptions second = first;
-    second.fit.priors->noise_lower = 1e-5;
-    EXPECT_MESSAGE(message_of([&] { bomf::solve(second, p3); }), "'surrogate_and_refine'");
-    std::remove(custom.c_str());
-  }
-
-  // A settings record from before that key existed is still accepted.
-  std::vector<std::string> lines = read_lines(journal);
-  for (std::string& line : lines) {
-    auto json = nlohmann::json::parse(line);
-    if (json.value("kind", std::string()) == "fusion_search_settings") {
-      json.erase("surrogate_and_refine");
-      line = json.dump();
-    }
-  }
-  {
-    std::ofstream out(journal, std::ios::trunc);
-    for (const auto& l : lines) {
-      out << l << "\n";
-    }
-  }
+  retuned.gp.priors = priors;
+  EXPECT_MESSAGE(message_of([&] { bomf::solve(retuned, problem); }), "other settings: 'gp'");
+  retuned = journal_options(journal);
+  retuned.normalization.anchor = bomf::NormalizationAnchor::best_member;
+  EXPECT_MESSAGE(message_of([&] { bomf::solve(retuned, problem); }),
+                 "other settings: 'normalization'");
+  retuned = journal_options(journal);
+  retuned.blind_search.move_reference_point = true;
+  EXPECT_MESSAGE(message_of([&] { bomf::solve(retuned, problem); }),
+                 "other settings: 'blind_search'");
+  // The selection rule may change: it chooses among the same evaluations.
+  retuned = journal_options(journal);
+  retuned.selection.rule = bomf::FusionSelectionRule::posterior_metric_sum;
   DisagreeingProblem replayed(3);
-  EXPECT_NO_THROW(bomf::solve(journal_options(journal), replayed));
+  EXPECT_NO_THROW(bomf::solve(retuned, replayed));
   EXPECT_EQ(replayed.calls, 0);
 
   // Damage before the last line is not a torn tail: a clear error.
-  lines = read_lines(journal);
+  std::vector<std::string> lines = read_lines(journal);
   lines[2] = "{not json";
   {
     std::ofstream out(journal, std::ios::trunc);

@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "bomf/core/error.hpp"
-#include "bomf/drivers/torch_fusion_problem.hpp"
 #include "bomf/torch/threads.hpp"
+#include "bomf/torch/torch_fusion_problem.hpp"
 
 namespace bomf::torch_test {
 

@@ -13,7 +13,7 @@
 
 #include "bomf/drivers/baselines.hpp"
 #include "bomf/drivers/fusion_search.hpp"
-#include "bomf/drivers/torch_fusion_problem.hpp"
+#include "bomf/torch/torch_fusion_problem.hpp"
 #include "drivers/drivers_test_problems.hpp"
 #include "mlp_fixture.hpp"
 
@@ -52,7 +52,7 @@ TEST(TorchFusionEndToEnd, SolveAndAllBaselinesRunOnTrainedMembers) {
 
   EXPECT_EQ(summary.num_evaluations, kMembers + kMembers + 8);
   EXPECT_EQ(summary.num_failures, 0);
-  EXPECT_EQ(summary.termination, FusionTermination::budget_exhausted);
+  EXPECT_EQ(summary.termination, SearchTermination::budget_reached);
   EXPECT_EQ(best.new_evaluations, 0) << "members are shared with the search";
 
   double best_member_sum = -1e300;

@@ -19,11 +19,11 @@
 #include <vector>
 
 #include "bomf/core/error.hpp"
-#include "bomf/drivers/torch_fusion_problem.hpp"
 #include "bomf/fusion/weight_fuser.hpp"
 #include "bomf/io/safetensors.hpp"
 #include "bomf/io/torch_archive.hpp"
 #include "bomf/torch/threads.hpp"
+#include "bomf/torch/torch_fusion_problem.hpp"
 #include "mlp_fixture.hpp"
 
 namespace bomf {

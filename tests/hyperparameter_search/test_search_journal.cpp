@@ -21,6 +21,7 @@
 
 #include "bomf/drivers/hyperparameter_search.hpp"
 #include "support/error_message.hpp"
+#include "support/journal_lines.hpp"
 #include "synthetic_training.hpp"
 
 namespace {
@@ -95,7 +96,7 @@ HyperparameterSearchOptions journal_options(const std::string& path) {
   o.seed = 3;
   o.num_iterations = 7;
   o.max_failures = 10;
-  o.journal_path = path;
+  o.journal = path;
   o.acquisition_optimizer.raw_samples = 128;  // keeps the test fast
   return o;
 }
@@ -136,7 +137,7 @@ void run_until(const std::string& path, int stop_after) {
   };
   HyperparameterSummary summary;
   (void)bomf::solve(o, r.problem, &summary);
-  EXPECT_EQ(summary.termination, bomf::HyperparameterTermination::stopped_by_callback);
+  EXPECT_EQ(summary.termination, bomf::SearchTermination::stopped_by_callback);
 }
 
 void expect_same_as_uninterrupted(const std::string& path, std::size_t expected_replayed,
@@ -175,13 +176,18 @@ TEST(SearchJournal, OneDurableLinePerRun) {
   ASSERT_EQ(written.size(), 1 + ref.settings.size());
   const nlohmann::json header = nlohmann::json::parse(written[0]);
   EXPECT_EQ(header["kind"], "header");
+  EXPECT_EQ(header["format"], "bomf.hyperparameter_journal");
+  EXPECT_EQ(header["version"], 2);
+  EXPECT_EQ(header["seq"], 0);
+  EXPECT_EQ(header["crc"].get<std::string>().size(), 8u);
   EXPECT_EQ(header["fingerprint"], "synthetic-v1");
-  EXPECT_EQ(header["surrogate"]["kernel"], "Matern52Kernel");
-  EXPECT_EQ(header["surrogate"]["lengthscale_prior"]["kind"], "gamma");
+  EXPECT_EQ(header["gp"]["kernel"], "Matern52Kernel");
+  EXPECT_EQ(header["gp"]["priors"]["lengthscale_prior"]["kind"], "gamma");
   int failed = 0;
   for (std::size_t i = 1; i < written.size(); ++i) {
     const nlohmann::json record = nlohmann::json::parse(written[i]);
     EXPECT_EQ(record["index"], i - 1);
+    EXPECT_EQ(record["seq"], i);
     EXPECT_EQ(record["setting"].get<std::vector<double>>(), ref.settings[i - 1]);
     if (record["status"] == "failed") {
       ++failed;
@@ -240,7 +246,7 @@ TEST(SearchJournal, FinishedSearchReplaysWithoutTrainingAndCanBeExtended) {
   (void)bomf::solve(o, again.problem, &summary);
   EXPECT_TRUE(again.trained.empty());
   EXPECT_EQ(summary.num_replayed, 7);
-  EXPECT_EQ(summary.num_runs, 7);
+  EXPECT_EQ(summary.num_evaluations, 7);
   // More iterations: num_iterations is not part of the header; the 3 missing runs are trained.
   expect_same_as_uninterrupted(path, 7, 3);
 }
@@ -310,9 +316,10 @@ TEST(SearchJournal, MalformedRecordIsAnIoError) {
   const std::string path = temp_path("malformed");
   run_until(path, 3);
   std::vector<std::string> lines = read_lines(path);
-  nlohmann::json record = nlohmann::json::parse(lines[2]);
-  record["setting"] = {1.0, 9, 0.1, 0};  // learning rate and batch exponent out of bounds
-  lines[2] = record.dump();
+  // Learning rate and batch exponent out of bounds, with a valid checksum.
+  lines[2] = bomf::test::edited(lines[2], [](nlohmann::json& r) {
+    r["setting"] = {1.0, 9, 0.1, 0};
+  });
   std::string text;
   for (const std::string& l : lines) {
     text += l + "\n";
@@ -325,7 +332,7 @@ TEST(SearchJournal, MalformedRecordIsAnIoError) {
   } catch (const bomf::io_error& e) {
     message = e.what();
   }
-  EXPECT_NE(message.find("journal record 1 is malformed: 'setting' is not a valid setting"),
+  EXPECT_NE(message.find("line 3 is malformed: 'setting' is not a valid setting"),
             std::string::npos)
       << message;
 }

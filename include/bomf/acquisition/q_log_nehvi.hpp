@@ -39,6 +39,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "bomf/acquisition/detail/q_log_nehvi_core.hpp"
@@ -84,6 +85,28 @@ struct QLogNehviOptions {
   /// empty): appended to the baseline after any pruning and never pruned themselves, as
   /// BoTorch's X_pending (cache_pending = True). They must not repeat a baseline point.
   Eigen::MatrixXd X_pending;
+
+  /// Empty when the scalar settings are valid, else the first invalid field, its value and what
+  /// is expected. (Shapes of the injected base samples and of X_pending are checked against the
+  /// data by the constructor.)
+  [[nodiscard]] std::string validate() const {
+    if (num_samples < 1)
+      return detail::concat("num_samples is ", num_samples, ", expected ≥ 1");
+    if (!(std::isfinite(tau_relu) && tau_relu > 0.0))
+      return detail::concat("tau_relu is ", tau_relu, ", expected > 0");
+    if (!(std::isfinite(tau_max) && tau_max > 0.0))
+      return detail::concat("tau_max is ", tau_max, ", expected > 0");
+    if (!(prune_max_frac > 0.0 && prune_max_frac <= 1.0))
+      return detail::concat("prune_max_frac is ", prune_max_frac, ", expected in (0, 1]");
+    if (prune_num_samples < 1)
+      return detail::concat("prune_num_samples is ", prune_num_samples, ", expected ≥ 1");
+    if (num_threads < 1)
+      return detail::concat("num_threads is ", num_threads, ", expected ≥ 1");
+    if (base_samples_baseline.size() > 0 && prune_baseline)
+      return "base_samples_baseline cannot be combined with prune_baseline (the number of "
+             "baseline points is not known before pruning)";
+    return {};
+  }
 };
 
 /// qLogNEHVI for m ≥ 2 independent exact GPs (one per objective) with kernel `Kernel`; see
@@ -138,22 +161,9 @@ class QLogNoisyExpectedHypervolumeImprovement {
       detail::require_shape(options.X_pending, -1, d, where, "options.X_pending");
       detail::require_finite(options.X_pending, where, "options.X_pending");
     }
-    detail::require(options.num_samples >= 1, where, "options.num_samples is ", options.num_samples,
-                    ", expected ≥ 1");
-    detail::require(std::isfinite(options.tau_relu) && options.tau_relu > 0.0, where,
-                    "options.tau_relu is ", options.tau_relu, ", expected > 0");
-    detail::require(std::isfinite(options.tau_max) && options.tau_max > 0.0, where,
-                    "options.tau_max is ", options.tau_max, ", expected > 0");
-    detail::require(options.prune_max_frac > 0.0 && options.prune_max_frac <= 1.0, where,
-                    "options.prune_max_frac is ", options.prune_max_frac, ", expected in (0, 1]");
-    detail::require(options.prune_num_samples >= 1, where, "options.prune_num_samples is ",
-                    options.prune_num_samples, ", expected ≥ 1");
-    detail::require(options.num_threads >= 1, where, "options.num_threads is ", options.num_threads,
-                    ", expected ≥ 1");
+    const std::string invalid = options.validate();
+    detail::require(invalid.empty(), where, "invalid options: ", invalid);
     const bool injected = options.base_samples_baseline.size() > 0;
-    detail::require(!(injected && options.prune_baseline), where,
-                    "options.base_samples_baseline cannot be combined with prune_baseline (the "
-                    "number of baseline points is not known before pruning)");
     if (injected) {
       detail::require_shape(options.base_samples_baseline, options.num_samples,
                             (X_baseline.rows() + n_pending) * m, where,

@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "bomf/fusion/fuse_kernel.hpp"  // bomf::FusionDtype
+#include "bomf/fusion/dtype.hpp"
 
 namespace bomf::cuda {
 

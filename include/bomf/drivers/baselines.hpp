@@ -24,6 +24,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <numeric>
 #include <optional>
@@ -31,9 +32,10 @@
 #include <vector>
 
 #include "bomf/core/error.hpp"
-#include "bomf/drivers/detail/search_support.hpp"
+#include "bomf/drivers/detail/stopwatch.hpp"
 #include "bomf/drivers/fusion_evaluator.hpp"
 #include "bomf/drivers/fusion_problem.hpp"
+#include "bomf/drivers/fusion_record.hpp"
 #include "bomf/drivers/normalization.hpp"
 #include "bomf/optim/simplex.hpp"
 
@@ -52,9 +54,22 @@ struct BestMemberOptions {
   NormalizationOptions normalization;        ///< for MemberRanking::normalized_metric_sum.
 };
 
+/// Progress of a baseline that takes several steps (Greedy SWA's candidate soups, Learned SWA's
+/// gradient steps), handed to its `progress` callback after each step.
+struct BaselineProgress {
+  int step = 0;   ///< 1-based step just done
+  int total = 0;  ///< steps planned
+  /// Learned SWA: the validation loss at this step; Greedy SWA: the candidate soup's metric
+  /// (NaN when its evaluation failed).
+  double value = std::numeric_limits<double>::quiet_NaN();
+  bool accepted = false;  ///< Greedy SWA: the candidate member joined the soup
+};
+
 /// Settings of `greedy_swa`.
 struct GreedySwaOptions {
   int metric = 0;  ///< the validation metric k that orders members and accepts additions.
+  /// Called after each candidate soup (N − 1 of them, after the members); may be empty.
+  std::function<void(const BaselineProgress&)> progress;
 };
 
 /// Settings of `learned_swa`: Adam (Kingma & Ba, ICLR 2015) on θ ∈ R^N with δ = softmax(θ),
@@ -67,6 +82,9 @@ struct LearnedSwaOptions {
   double beta1 = 0.9;          ///< first-moment decay, in [0, 1).
   double beta2 = 0.999;        ///< second-moment decay, in [0, 1).
   double epsilon = 1e-8;       ///< Adam's denominator offset (> 0).
+  /// Called after each gradient step with its loss (`steps` calls); may be empty. Learned SWA
+  /// is the slowest baseline on a real model: one forward and backward pass per step.
+  std::function<void(const BaselineProgress&)> progress;
 
   /// Empty when valid, else the first invalid setting.
   [[nodiscard]] std::string validate() const {
@@ -213,9 +231,8 @@ inline FusionResult last_checkpoint(FusionEvaluator& evaluator) {
   detail::BaselineRun run(evaluator, "last checkpoint", "baseline:last_checkpoint");
   const FusionRecord r = run.evaluate(Eigen::VectorXd::Unit(n, n - 1));
   if (!r.ok) {
-    throw evaluation_error(
-        detail::concat("bomf::last_checkpoint: the evaluation of member ", n - 1,
-                       " (the last checkpoint) failed: ", r.error));
+    throw evaluation_error(detail::concat("bomf::last_checkpoint: the evaluation of member ", n - 1,
+                                          " (the last checkpoint) failed: ", r.error));
   }
   return run.result(r);
 }
@@ -269,10 +286,21 @@ inline FusionResult greedy_swa(FusionEvaluator& evaluator, const GreedySwaOption
     std::vector<int> candidate = soup;
     candidate.push_back(order[j]);
     const FusionRecord r = run.evaluate(detail::uniform_over(candidate, n));
-    if (r.ok && detail::not_worse(r.evaluation.metrics(options.metric),
-                                  current.evaluation.metrics(options.metric), direction)) {
+    const bool accepted =
+        r.ok && detail::not_worse(r.evaluation.metrics(options.metric),
+                                  current.evaluation.metrics(options.metric), direction);
+    if (accepted) {
       soup = std::move(candidate);
       current = r;
+    }
+    if (options.progress) {
+      BaselineProgress p;
+      p.step = static_cast<int>(j);
+      p.total = static_cast<int>(order.size()) - 1;
+      p.value =
+          r.ok ? r.evaluation.metrics(options.metric) : std::numeric_limits<double>::quiet_NaN();
+      p.accepted = accepted;
+      options.progress(p);
     }
   }
   return run.result(current);
@@ -328,6 +356,13 @@ inline FusionResult learned_swa(FusionEvaluator& evaluator, const LearnedSwaOpti
     const double c2 = 1.0 - std::pow(options.beta2, step);
     theta.array() -= options.learning_rate * (first.array() / c1) /
                      ((second.array() / c2).sqrt() + options.epsilon);
+    if (options.progress) {
+      BaselineProgress p;
+      p.step = step;
+      p.total = options.steps;
+      p.value = loss;
+      options.progress(p);
+    }
   }
   const FusionRecord r = run.evaluate(simplex.repair(softmax(theta)));
   if (!r.ok) {

@@ -9,60 +9,31 @@
 //
 // Two ways to provide one:
 //  * derive from `FusionProblem` (the compiler checks the pure virtual members), or
-//  * wrap callables with `make_fusion_problem(N, objectives, evaluate [, loss_and_gradient])`,
-//    whose signatures are checked at compile time with messages that say what is missing.
-// libtorch users get a ready-made implementation in bomf/drivers/torch_fusion_problem.hpp.
+//  * wrap callables with `make_fusion_problem(N, objectives, evaluate [, loss_and_gradient]
+//    [, fingerprint])`, whose signatures are checked at compile time with messages that say
+//    what is missing.
+// libtorch users get a ready-made implementation in bomf/torch/torch_fusion_problem.hpp.
+//
+// The fingerprint. A journal (journal.hpp) lets a killed search resume without repeating an
+// evaluation — which is only right if the journal's evaluations come from the same members, the
+// same model and the same validation data. The drivers compare N and the objectives' names and
+// directions; `fingerprint()` is how a problem says the rest. Return a short string that changes
+// whenever the numbers would: the member files (paths with sizes and modification times, or a
+// hash of sampled values), the validation set, the metric code version. With an empty
+// fingerprint, a journal of another model or data set with the same N and metric names is
+// reused silently — its evaluations then describe other models.
 #pragma once
 
 #include <Eigen/Core>
 #include <limits>
-#include <set>
 #include <string>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 #include "bomf/core/error.hpp"
+#include "bomf/drivers/objectives.hpp"
 
 namespace bomf {
-
-/// Whether larger or smaller values of a metric are better.
-enum class Direction { maximize, minimize };
-
-/// A metric of the fused model (accuracy, macro-F1, BLEU, …).
-struct MetricSpec {
-  std::string name;                           ///< non-empty, unique within the problem.
-  Direction direction = Direction::maximize;  ///< higher is better by default.
-};
-
-/// The objectives of a fusion problem: the validation loss (always minimized) and K ≥ 1 metrics.
-/// Objective index 0 is the loss, index 1 + k metric k (the column order of every objective
-/// matrix the drivers return).
-struct FusionObjectives {
-  std::string loss_name = "loss";
-  std::vector<MetricSpec> metrics;
-
-  /// Number of objectives, 1 + K.
-  [[nodiscard]] int size() const { return 1 + static_cast<int>(metrics.size()); }
-  /// Name of objective j (0 = the loss).
-  [[nodiscard]] const std::string& name(int j) const {
-    return j == 0 ? loss_name : metrics.at(static_cast<std::size_t>(j - 1)).name;
-  }
-
-  /// Throws bomf::invalid_argument (prefixed by `where`) unless there is at least one metric and
-  /// all names are non-empty and distinct.
-  void validate(const char* where) const {
-    detail::require(!metrics.empty(), where,
-                    "the problem declares no metric, expected at least one besides the loss");
-    std::set<std::string> seen;
-    for (int j = 0; j < size(); ++j) {
-      const std::string& n = name(j);
-      detail::require(!n.empty(), where, "objective ", j, " has an empty name");
-      detail::require(seen.insert(n).second, where, "objective name '", n,
-                      "' appears twice, expected distinct names");
-    }
-  }
-};
 
 /// One evaluation of a fused model, in natural units.
 struct FusionEvaluation {
@@ -180,25 +151,29 @@ class FunctionFusionProblem final : public FusionProblem {
   std::string fingerprint_;
 };
 
-/// A fusion problem from an evaluation callable `FusionEvaluation(const Eigen::VectorXd& δ)`.
+/// A fusion problem from an evaluation callable `FusionEvaluation(const Eigen::VectorXd& δ)`
+/// and an optional `fingerprint` identifying members, model and data (see the file comment).
 /// Throws bomf::invalid_argument for N < 2 or invalid objectives.
 template <class Evaluate>
 FunctionFusionProblem<std::decay_t<Evaluate>> make_fusion_problem(int num_members,
                                                                   FusionObjectives objectives,
-                                                                  Evaluate&& evaluate) {
+                                                                  Evaluate&& evaluate,
+                                                                  std::string fingerprint = {}) {
   return FunctionFusionProblem<std::decay_t<Evaluate>>(num_members, std::move(objectives),
-                                                       std::forward<Evaluate>(evaluate));
+                                                       std::forward<Evaluate>(evaluate), {},
+                                                       std::move(fingerprint));
 }
 
 /// As above, with the loss gradient `double(const Eigen::VectorXd& δ, Eigen::VectorXd& grad)`
 /// (enables Learned SWA).
-template <class Evaluate, class LossGradient>
+template <class Evaluate, class LossGradient,
+          class = std::enable_if_t<!std::is_convertible_v<LossGradient, std::string>>>
 FunctionFusionProblem<std::decay_t<Evaluate>, std::decay_t<LossGradient>> make_fusion_problem(
     int num_members, FusionObjectives objectives, Evaluate&& evaluate,
-    LossGradient&& loss_and_gradient) {
+    LossGradient&& loss_and_gradient, std::string fingerprint = {}) {
   return FunctionFusionProblem<std::decay_t<Evaluate>, std::decay_t<LossGradient>>(
       num_members, std::move(objectives), std::forward<Evaluate>(evaluate),
-      std::forward<LossGradient>(loss_and_gradient));
+      std::forward<LossGradient>(loss_and_gradient), std::move(fingerprint));
 }
 
 }  // namespace bomf

@@ -1,22 +1,26 @@
 // bomf/drivers/fusion_search.hpp — BOMF's fusion stage: multi-objective Bayesian optimization of
 // the fusion coefficients δ over the simplex (Jang et al., "Model Fusion through Bayesian
-// Optimization in Language Model Fine-Tuning", NeurIPS 2024, Sec. 4 and Alg. 1).
+// Optimization in Language Model Fine-Tuning", NeurIPS 2024, Sec. 4.3 and Alg. 1, lines 19–30).
 //
 // Given N member checkpoints and a `FusionProblem` that evaluates the fused model w(δ) = Σ δ_i w_i
 // (validation loss + K metrics), the search
 //   1. evaluates the N members (the simplex vertices) unless their values are supplied
 //      (`FusionSearchOptions::member_values`, e.g. from the training trajectory) — they fix the
-//      min-max normalization (normalization.hpp: anchor = best member, range 0.1 per metric and
-//      1.0 for the loss, reference point 0) and, when evaluated here, also enter the GP data;
+//      min-max normalization (normalization.hpp: by default the paper's, anchored at the worst
+//      member, range 0.1 per metric and 1.0 for the loss, reference point 0) and, when evaluated
+//      here, also enter the GP data;
 //   2. evaluates `num_initial` (default N) quasi-random δ on the simplex;
 //   3. runs `num_iterations` (default 5·N) iterations of log-qNEHVI with one GP per objective
 //      (Matérn-5/2, BoTorch 0.11's priors) refitted every iteration (MultiObjectiveSearch);
-//   4. returns the evaluated Pareto set and one chosen δ: by default the Pareto point with the
-//      largest sum of normalized metrics — the paper's objective Σ_k f̄_metric^(k) (Eq. 1);
-//      lowest loss, one metric, or user weights can be chosen instead. (Algorithm 1, line 30
-//      writes δ* = argmax_δ EHVI(δ; L, r), the acquisition's maximizer after the last
-//      iteration, which is a δ nobody has evaluated; this library returns an evaluated point.)
+//   4. returns the evaluated Pareto set and one chosen δ (fusion_selection.hpp).
 // The budget is N (members, when evaluated) + num_initial + num_iterations evaluations.
+//
+// Blind searches. When the normalized hypervolume is still 0 once the initial design (and
+// `blind_search.patience` iterations) is observed, no evaluated δ beats the reference point in
+// every objective at once and log-qNEHVI has no signal. The trace row (`blind`), the summary's
+// `warnings` and `brief_report()` then say so, why (which objective no evaluation improves), and
+// what to do; `blind_search.move_reference_point` moves the reference point to the evaluations'
+// nadir instead, once.
 //
 // Three ways to run it:
 //   * `solve(options, problem, &summary)` — sequential, Ceres-style;
@@ -24,141 +28,80 @@
 //     evaluation and the journal) with the baselines of baselines.hpp;
 //   * the ask/tell class `FusionSearch`, which needs no problem object: `suggest(q)` hands out
 //     δs to evaluate anywhere (several workers, other machines), `observe(δ, evaluation)` takes
-//     results back in any order.
+//     results back in any order; evaluation_loop.hpp runs it with K workers at once.
 //
 // Journal: with `options.journal` set, every completed evaluation (ok or failed) is appended to
-// a JSON-lines file and fsync'ed before anything else happens (fusion_evaluator.hpp documents the
-// records). Restarting with the same journal replays it and continues: no completed evaluation
-// is repeated, a process killed at any moment loses at most the evaluations in flight, and — as
-// every random step is seeded from (seed, number of points so far) — a sequential run makes
-// exactly the proposals of an uninterrupted run. A journal from another problem (N, objective
-// names or directions, fingerprint) or from a search with other settings (seed, num_initial,
-// bounds, member values, normalization, surrogate/acquisition/optimizer settings) is refused;
-// `num_iterations` and `max_failures` may change between runs (to extend a finished search).
+// a JSON-lines file and fsync'ed before anything else happens (fusion_ledger.hpp, journal.hpp:
+// sequence numbers and checksums detect damage). Restarting with the same journal replays it and
+// continues: no completed evaluation is repeated, a process killed at any moment loses at most
+// the evaluations in flight, and — as every random step is seeded from (seed, number of points so
+// far) — a sequential run makes exactly the proposals of an uninterrupted run. A journal from
+// another problem (N, objective names or directions, fingerprint) or from a search with other
+// settings (seed, num_initial, bounds, member values, normalization, blind-search policy,
+// surrogate/acquisition/optimizer settings) is refused; `num_iterations`, `max_failures` and
+// `selection` may change between runs (to extend a finished search, or to choose differently).
 //
 // Failures: an evaluation that throws or returns NaN/∞ is recorded as failed (status, reason),
 // kept out of the GPs, and the search goes on; once more than `max_failures` evaluations have
 // failed, bomf::too_many_failures is thrown (after journaling). An evaluation returning the wrong
-// NUMBER of metrics is a programming error: bomf::invalid_argument at once.
+// NUMBER of metrics is a programming error: bomf::invalid_argument, after journaling it as failed.
 #pragma once
 
 #include <Eigen/Core>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "bomf/acquisition/q_log_nehvi.hpp"
 #include "bomf/drivers/fusion_evaluator.hpp"
+#include "bomf/drivers/fusion_ledger.hpp"
 #include "bomf/drivers/fusion_problem.hpp"
+#include "bomf/drivers/fusion_record.hpp"
+#include "bomf/drivers/fusion_selection.hpp"
 #include "bomf/drivers/multi_objective_search.hpp"
 #include "bomf/drivers/normalization.hpp"
+#include "bomf/drivers/search_domain.hpp"
+#include "bomf/drivers/search_trace.hpp"
 #include "bomf/gp/fit_gp.hpp"
 #include "bomf/optim/maximize_on_simplex.hpp"
 #include "bomf/optim/simplex.hpp"
 
 namespace bomf {
 
-/// How the returned δ is chosen from the evaluated points.
-///
-/// The paper's objective is the sum of normalized metrics (Eq. 1 and Algorithm 1, line 10 for
-/// stage 1); for stage 2, Algorithm 1 line 30 writes δ* = argmax_δ EHVI(δ; L, r), which read
-/// literally is a δ nobody has evaluated. This library returns an evaluated δ. After ~100
-/// evaluations on a validation set of a few hundred to a few thousand examples, the largest
-/// OBSERVED metric sum partly selects validation noise; the model-based rule scores each
-/// evaluated δ by the GPs' posterior mean instead, which averages neighbouring evaluations
-/// (the GPs learn the observation noise). docs/flagship_results.md compares the rules on
-/// held-out test splits.
-enum class FusionSelectionRule {
-  best_metric_sum,       ///< largest OBSERVED Σ_k normalized metric k, on the Pareto set.
-  posterior_metric_sum,  ///< largest GP posterior mean of Σ_k normalized metric k, over every
-                         ///< successful evaluation.
-  lowest_loss,           ///< lowest validation loss.
-  best_metric,           ///< best value of one metric (`FusionSelection::metric`).
-  weighted_sum,          ///< largest Σ_j w_j y_j over the normalized objectives (loss first).
-};
-
-/// Name of a selection rule ("best_metric_sum", "posterior_metric_sum", …).
-inline const char* to_string(FusionSelectionRule r) {
-  switch (r) {
-    case FusionSelectionRule::best_metric_sum:
-      return "best_metric_sum";
-    case FusionSelectionRule::posterior_metric_sum:
-      return "posterior_metric_sum";
-    case FusionSelectionRule::lowest_loss:
-      return "lowest_loss";
-    case FusionSelectionRule::best_metric:
-      return "best_metric";
-    case FusionSelectionRule::weighted_sum:
-      return "weighted_sum";
-  }
-  return "unknown";
-}
-
-/// The selection rule and its parameters. Ties go to the lower loss, then to the earlier point.
-/// The model-based rule needs at least 2 successful evaluations in the GP data; with fewer it
-/// falls back to best_metric_sum.
-struct FusionSelection {
-  FusionSelectionRule rule = FusionSelectionRule::best_metric_sum;
-  int metric = 0;           ///< best_metric: the metric index k (0 ≤ k < K).
-  Eigen::VectorXd weights;  ///< weighted_sum: 1 + K finite weights ≥ 0, not all 0 (loss first).
-};
-
 /// What the search does when it is blind: its normalized hypervolume is still 0 once the
-/// initial design and `patience` Bayesian iterations are observed — no evaluated δ is better
+/// initial design and `patience` acquisition iterations are observed — no evaluated δ is better
 /// than the reference point in every objective at once, so log-qNEHVI has no signal and the
 /// search degenerates (the failure mode of NormalizationAnchor::best_member when the members
 /// disagree; see normalization.hpp).
 struct BlindSearchOptions {
-  /// Bayesian iterations tolerated with a hypervolume of 0 after the initial design (≥ 0).
+  /// Iterations tolerated with a hypervolume of 0 after the initial design (≥ 0).
   int patience = 0;
   /// When blind: move the reference point, once, to the nadir of every successful evaluation
   /// so far (each objective's worst value, rounded outward as NormalizationAnchor::worst_member
   /// rounds), re-normalize every observation and go on. false: only report it (the trace row's
   /// `blind`, FusionSummary::warnings, brief_report()).
   bool move_reference_point = false;
-};
 
-/// Where an evaluation of the search came from.
-enum class FusionPhase {
-  member,    ///< a member (simplex vertex), evaluated for the normalization.
-  initial,   ///< a point of the quasi-random initial design.
-  bayesian,  ///< a maximizer of log-qNEHVI (or a quasi-random fallback).
-};
-
-/// Name of a phase ("member", "initial", "bayesian").
-inline const char* to_string(FusionPhase p) {
-  switch (p) {
-    case FusionPhase::member:
-      return "member";
-    case FusionPhase::initial:
-      return "initial";
-    case FusionPhase::bayesian:
-      return "bayesian";
+  /// The settings as JSON (for the settings record).
+  [[nodiscard]] nlohmann::json to_json() const {
+    return {{"patience", patience}, {"move_reference_point", move_reference_point}};
   }
-  return "unknown";
-}
+};
 
 /// One evaluation of the search: a row of the trace, handed to the callback.
-struct FusionIteration {
-  int index = 0;  ///< position in the trace (0-based; the members come first).
-  FusionPhase phase = FusionPhase::initial;
+struct FusionIteration : SearchIteration {
   Eigen::VectorXd delta;        ///< the coefficients evaluated.
-  bool ok = false;              ///< false: failed (kept out of the GPs).
-  std::string error;            ///< the failure's reason.
   bool reused = false;          ///< value taken from the ledger (evaluated earlier).
-  bool replayed = false;        ///< read back from the journal when the search was resumed.
   FusionEvaluation evaluation;  ///< natural values.
   /// Hypervolume of the normalized objectives w.r.t. 0 after this evaluation (NaN while the
   /// normalization is not known, i.e. before every member has been evaluated).
   double hypervolume = 0.0;
-  double best_loss = 0.0;            ///< lowest loss so far (NaN before a successful evaluation).
-  Eigen::VectorXd best_metrics;      ///< best value of each metric so far (its own direction).
-  double fit_seconds = 0.0;          ///< GP fitting spent proposing this δ.
-  double acquisition_seconds = 0.0;  ///< acquisition optimization spent proposing this δ.
-  double evaluation_seconds = 0.0;   ///< problem.evaluate (0 when reused).
+  double best_loss = 0.0;        ///< lowest loss so far (NaN before a successful evaluation).
+  Eigen::VectorXd best_metrics;  ///< best value of each metric so far (its own direction).
   /// True when the search is blind after this evaluation (BlindSearchOptions): the normalized
   /// hypervolume is 0 although the initial design (and the patience) is spent.
   bool blind = false;
@@ -176,34 +119,11 @@ struct FusionParetoSet {
   std::vector<int> trace_indices;  ///< rows of the trace they come from.
 };
 
-/// Why `solve` stopped.
-enum class FusionTermination {
-  budget_exhausted,     ///< every planned evaluation was made.
-  stopped_by_callback,  ///< the callback returned false.
-  too_many_failures,    ///< more than max_failures evaluations failed (solve threw).
-  in_progress,          ///< (ask/tell) evaluations remain.
-};
-
-/// Name of a termination reason.
-inline const char* to_string(FusionTermination t) {
-  switch (t) {
-    case FusionTermination::budget_exhausted:
-      return "budget exhausted";
-    case FusionTermination::stopped_by_callback:
-      return "stopped by the callback";
-    case FusionTermination::too_many_failures:
-      return "too many failed evaluations";
-    case FusionTermination::in_progress:
-      return "in progress";
-  }
-  return "unknown";
-}
-
 /// Settings of the fusion search. Defaults are the paper's; see the file comment.
 struct FusionSearchOptions {
-  /// Quasi-random δ evaluated before the Bayesian iterations; −1 = N (the paper).
+  /// Quasi-random δ evaluated before the acquisition iterations; −1 = N (the paper).
   int num_initial = -1;
-  /// Bayesian iterations (one evaluation each); −1 = 5·N (the paper).
+  /// Acquisition iterations (one evaluation each); −1 = 5·N (the paper).
   int num_iterations = -1;
   /// Seed of every random step (design, GP restarts, QMC samples, optimizer).
   std::uint64_t seed = 0;
@@ -233,11 +153,11 @@ struct FusionSearchOptions {
   /// Called by `solve` after every evaluation (not for journal replays); return false to stop.
   std::function<bool(const FusionIteration&)> callback;
   /// GP fitting; empty priors = GpPriors::botorch_legacy(); the seed is derived (ignored here).
-  GpFitOptions fit;
+  GpFitOptions gp;
   /// qLogNEHVI (128 QMC samples, prune_baseline = true); the seed is derived.
-  QLogNehviOptions acquisition = MultiObjectiveSearchOptions::default_acquisition();
+  QLogNehviOptions acquisition = MultiObjectiveSearchOptions<SimplexDomain>::default_acquisition();
   /// Acquisition maximization on the simplex (512 raw samples, 10 restarts, SPG); seed derived.
-  SimplexOptimizerOptions optimizer;
+  SimplexOptimizerOptions acquisition_optimizer;
 
   /// Empty when valid for a problem with N members and these objectives, else the first problem
   /// found (naming the option, its value and what is expected).
@@ -245,33 +165,25 @@ struct FusionSearchOptions {
 };
 
 /// Everything `solve` (or a FusionSearch) did.
-struct FusionSummary {
+struct FusionSummary : SearchSummary {
   int num_members = 0;
   FusionObjectives objectives;
-  /// One row per evaluation consumed by the search (members, initial design, Bayesian), in order.
+  /// One row per evaluation consumed by the search (members, initial design, acquisition), in
+  /// order.
   std::vector<FusionIteration> trace;
-  int num_evaluations = 0;  ///< rows of the trace.
-  int num_failures = 0;     ///< failed ones.
-  int num_reused = 0;       ///< taken from the ledger instead of evaluated.
-  int num_replayed = 0;     ///< read back from the journal on resume.
-  FusionTermination termination = FusionTermination::in_progress;
-  /// Wall time of this solve() call (replayed work not included).
-  double total_seconds = 0.0;
-  /// Sums over the trace (replayed rows included).
-  double fit_seconds = 0.0;
-  double acquisition_seconds = 0.0;
-  double evaluation_seconds = 0.0;
+  int num_reused = 0;  ///< taken from the ledger instead of evaluated.
   /// The normalization (empty vectors while not known).
   Eigen::VectorXd anchor;
   Eigen::VectorXd range;
-  /// The evaluated Pareto set and the selected result.
+  /// The evaluated Pareto set and the selected result (with the rule that chose it).
   FusionParetoSet pareto_set;
   std::optional<FusionResult> result;
-  /// What the user should know: a blind search (why, and what to do), a moved reference point.
-  std::vector<std::string> warnings;
+  FusionSelection selection;
 
   /// A few lines: counts, termination, hypervolume, best values, selection, timings, warnings.
   [[nodiscard]] std::string brief_report() const;
+  /// brief_report() followed by one line per evaluation.
+  [[nodiscard]] std::string full_report() const;
 };
 
 /// The ask/tell fusion search (see the file comment). Constructible without a problem object:
@@ -285,22 +197,23 @@ class FusionSearch {
   /// A search for N members and `objectives`, journaled at options.journal ("" = in memory),
   /// `fingerprint` identifying the problem (FusionProblem::fingerprint). Replays the journal when
   /// it exists. Throws bomf::invalid_argument for invalid arguments/options or a journal from
-  /// another problem or other settings; bomf::io_error for an unusable journal.
+  /// another problem or other settings; bomf::io_error for an unusable or damaged journal.
   FusionSearch(int num_members, FusionObjectives objectives, FusionSearchOptions options,
                std::string fingerprint = {});
 
   /// A search recording into `ledger` (which must outlive it; options.journal must be "" or the
-  /// ledger's path). Replays the ledger's member and search records.
+  /// ledger's path). Replays the ledger's search records.
   FusionSearch(FusionLedger& ledger, FusionSearchOptions options);
 
   FusionSearch(const FusionSearch&) = delete;
   FusionSearch& operator=(const FusionSearch&) = delete;
 
   /// Up to q ≥ 1 coefficient vectors to evaluate: missing members first, then the initial
-  /// design, then Bayesian candidates (sequential greedy, pending points in the baseline). Fewer
-  /// than q (possibly none) when the budget is spent or when the search must wait for member
-  /// results (Bayesian candidates need the normalization). Every δ is exactly on the simplex and
-  /// within the bounds. Throws bomf::too_many_failures if more than max_failures failed.
+  /// design, then acquisition candidates (sequential greedy, pending points in the baseline).
+  /// Fewer than q (possibly none) when the budget is spent or when the search must wait for
+  /// member results (acquisition candidates need the normalization). Every δ is exactly on the
+  /// simplex and within the bounds. Throws bomf::too_many_failures if more than max_failures
+  /// failed.
   std::vector<Eigen::VectorXd> suggest(int q = 1);
 
   /// Records a successful evaluation at δ (a pending suggestion, or external data on the
@@ -337,7 +250,7 @@ class FusionSearch {
   [[nodiscard]] FusionResult result() const { return select(options_.selection); }
   /// The result chosen by `selection` (validated as in the options).
   [[nodiscard]] FusionResult select(const FusionSelection& selection) const;
-  /// A summary of the state (termination in_progress or budget_exhausted).
+  /// A summary of the state (termination in_progress or budget_reached).
   [[nodiscard]] FusionSummary summary() const;
 
   /// The normalization, or nullptr until the members are known.
@@ -349,16 +262,23 @@ class FusionSearch {
   /// The options with −1 defaults resolved.
   [[nodiscard]] const FusionSearchOptions& options() const { return options_; }
   /// The underlying engine (normalized objectives; members and search points).
-  [[nodiscard]] const MultiObjectiveSearch<Matern52Kernel>& engine() const { return *engine_; }
+  [[nodiscard]] const MultiObjectiveSearch<Matern52Kernel, SimplexDomain>& engine() const {
+    return *engine_;
+  }
   /// The ledger.
   [[nodiscard]] FusionLedger& ledger() { return *ledger_; }
   /// Failed evaluations so far.
   [[nodiscard]] int num_failures() const { return num_failures_; }
 
  private:
+  using Engine = MultiObjectiveSearch<Matern52Kernel, SimplexDomain>;
+
+  /// A member's progress while the search evaluates the members.
+  enum class MemberState { to_evaluate, pending, done };
+
   struct Pending {
     Eigen::VectorXd delta;
-    FusionPhase phase = FusionPhase::initial;
+    ProposalKind kind = ProposalKind::initial;
     double fit_seconds = 0.0;
     double acquisition_seconds = 0.0;
   };
@@ -366,19 +286,23 @@ class FusionSearch {
   void initialize(FusionSearchOptions options);
   void check_settings_record();
   [[nodiscard]] nlohmann::json settings_json() const;
+  [[nodiscard]] std::unique_ptr<Engine> make_engine() const;
   [[nodiscard]] int member_index(const Eigen::Ref<const Eigen::VectorXd>& delta) const;
-  void set_member_state(int member, int state);
+  void set_member_state(int member, MemberState state);
+  [[nodiscard]] bool all_members_done() const;
   [[nodiscard]] bool any_member_succeeded() const;
   [[nodiscard]] bool anchors_without_members() const;
+  [[nodiscard]] int search_pending() const;
   void apply(const FusionRecord& record, bool replayed);
+  void update_best(FusionIteration& row, const FusionRecord& record) const;
   void set_normalization();
-  void feed_engine(const FusionRecord& record, int row);
-  [[nodiscard]] std::unique_ptr<MultiObjectiveSearch<Matern52Kernel>> make_engine() const;
+  void feed_engine(int row);
   void check_failures(const char* where) const;
   void check_blind();
   void move_reference_point();
   [[nodiscard]] std::string blind_diagnosis() const;
   [[nodiscard]] FusionResult make_result(int trace_index, const char* method) const;
+  [[nodiscard]] int select_by_posterior() const;
 
   std::unique_ptr<FusionLedger> owned_ledger_;
   FusionLedger* ledger_ = nullptr;
@@ -387,31 +311,31 @@ class FusionSearch {
   FusionSearchOptions options_;
   Simplex simplex_{2};
   std::vector<Eigen::VectorXd> vertices_;  // simplex_.vertex(i), the members' δ
-  std::unique_ptr<MultiObjectiveSearch<Matern52Kernel>> engine_;
+  std::unique_ptr<Engine> engine_;
   std::optional<Normalization> normalization_;
   bool members_needed_ = false;
-  std::vector<int> member_state_;  // 0 = to do, 1 = pending, 2 = done
+  std::vector<MemberState> member_state_;
   // Per member, the first member with the same vertex (itself unless bounds merged vertices);
   // member_index() returns that one, and set_member_state() updates all that share it.
   std::vector<int> first_with_vertex_;
   Eigen::MatrixXd member_values_;  // N × (1 + K)
-  std::vector<int> member_order_;  // trace rows of member records, in order
+  std::vector<int> member_rows_;   // trace rows of member records, in order
   std::vector<int> buffered_;      // trace rows of search records awaiting the normalization
   std::vector<int> fed_;           // trace rows fed to the engine, in feeding order
+  std::vector<Pending> pending_;
+  std::vector<FusionRecord> records_;  // one per trace row (the search's view)
+  std::vector<FusionIteration> trace_;
   std::vector<std::string> warnings_;
+  int search_consumed_ = 0;  // non-member rows
+  int num_failures_ = 0;
   bool blind_ = false;
   bool reference_moved_ = false;
-  std::vector<Pending> pending_;
-  std::vector<FusionRecord> records_;  // one per trace row
-  std::vector<FusionIteration> trace_;
-  int search_consumed_ = 0;
-  int num_failures_ = 0;
 };
 
 /// Runs the fusion search sequentially on `evaluator` (its ledger holds the journal; options.
 /// journal must be "" or the ledger's path) until the budget is spent or the callback stops it,
 /// and returns the selected result ("BOMF"). `summary` (optional) receives the trace, timings,
-/// Pareto set and termination — also when bomf::too_many_failures is thrown.
+/// Pareto set, warnings and termination — also when bomf::too_many_failures is thrown.
 /// Throws bomf::invalid_argument for invalid options, bomf::too_many_failures,
 /// bomf::evaluation_error when nothing succeeded, bomf::io_error for journal trouble.
 inline FusionResult solve(const FusionSearchOptions& options, FusionEvaluator& evaluator,
@@ -423,4 +347,7 @@ inline FusionResult solve(const FusionSearchOptions& options, FusionProblem& pro
 
 }  // namespace bomf
 
+#include "bomf/drivers/detail/fusion_options_impl.hpp"
 #include "bomf/drivers/detail/fusion_search_impl.hpp"
+#include "bomf/drivers/detail/fusion_selection_impl.hpp"
+#include "bomf/drivers/detail/fusion_summary_impl.hpp"

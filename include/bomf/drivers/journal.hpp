@@ -1,17 +1,31 @@
-// bomf/drivers/journal.hpp — an append-only JSON-lines journal that loses no completed work.
+// bomf/drivers/journal.hpp — an append-only JSON-lines journal that loses no completed work and
+// detects damage.
 //
 // Every expensive evaluation the drivers complete is appended as one JSON object per line and
 // made durable (write(2) + fsync(2)) before `append` returns, so a process killed at any moment
-// loses at most the evaluation in flight. The first line is a header describing the run (the
-// problem's size, objectives, fingerprint, the seed and the settings that change the sequence of
-// proposals); reopening a journal whose header differs is refused, naming the first differing
-// key. A final line cut short by a crash (no newline, or not valid JSON) is dropped and the file
-// truncated back to the last complete record; damage anywhere else is an error.
+// loses at most the evaluations in flight. The first line is a header describing the run (its
+// format and version, the problem's size, objectives and fingerprint, …); reopening a journal
+// whose header differs is refused, naming the first differing key.
 //
-// Format: UTF-8, one compact JSON object per line. Doubles are written with the shortest
-// representation that parses back to the same double (nlohmann::json), so a resumed run sees
-// bit-identical values. JSON has no NaN or ∞: `json_from_vector` writes them as null and
-// `vector_from_json` reads null back as NaN.
+// Damage detection (format version 2). Every line carries a sequence number "seq" (0 for the
+// header, then 1, 2, …) and a checksum "crc": the CRC-32C (detail/crc32c.hpp) of the line's
+// canonical text — the compact JSON of the object without "crc", keys sorted — as 8 lowercase
+// hex digits. Opening a journal verifies both on every line, so a record changed after it was
+// written (a digit of a loss, "ok" turned into "Ok"), a duplicated, removed or reordered line,
+// or a line of another file is refused with its line number, never reused silently. A final
+// line cut short by a crash (no newline at the end of the file) is dropped, the file truncated
+// back to the last complete record, and the number of bytes dropped reported
+// (`recovered_torn_bytes`, which the drivers' summaries surface); damage anywhere else is an
+// error.
+//
+// Failed writes. When a write fails (disk full, file-size limit, I/O error) after part of a line
+// reached the file, the file is truncated back to the end of the last complete record before the
+// error is thrown, so a retry in the same process appends a whole line where the half line was.
+//
+// Format: UTF-8, one compact JSON object per line (invalid UTF-8 in a string, e.g. an error
+// message, is replaced by U+FFFD). Doubles are written with the shortest representation that
+// parses back to the same double, so a resumed run sees bit-identical values. Only regular files
+// are journals: a device, FIFO or directory is refused before anything is read or written.
 //
 // POSIX only (open/write/fsync/flock). A journal is held with an exclusive advisory lock: a second
 // process opening the same file gets a clear error instead of interleaved lines.
@@ -22,99 +36,109 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <Eigen/Core>
 #include <cerrno>
-#include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
-#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "bomf/core/error.hpp"
+#include "bomf/drivers/detail/crc32c.hpp"
 
 namespace bomf {
 
 namespace detail {
 
-[[noreturn]] inline void throw_journal_error(const std::string& path, const char* what) {
-  throw io_error(concat("bomf::Journal: ", what, " '", path, "': ", std::strerror(errno)));
+/// The write(2) the journal calls: a seam for tests that inject a short write followed by ENOSPC
+/// (tests/drivers/test_journal.cpp). Never change it outside tests.
+inline ssize_t (*journal_write)(int, const void*, std::size_t) = ::write;
+
+[[noreturn]] inline void throw_journal_error(const std::string& path, const char* what,
+                                             int error_number) {
+  throw io_error(concat("bomf::Journal: ", what, " '", path, "': ", std::strerror(error_number)));
 }
 
-/// A vector as a JSON array; non-finite entries become null.
-inline nlohmann::json json_from_vector(const Eigen::Ref<const Eigen::VectorXd>& v) {
-  nlohmann::json a = nlohmann::json::array();
-  for (Eigen::Index i = 0; i < v.size(); ++i) {
-    if (std::isfinite(v(i))) {
-      a.push_back(v(i));
-    } else {
-      a.push_back(nullptr);
-    }
-  }
-  return a;
+/// The canonical text of a journal line: compact JSON, keys sorted, invalid UTF-8 replaced.
+inline std::string journal_canonical_text(const nlohmann::json& line) {
+  return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-/// A JSON array of numbers (null = NaN) as a vector. Throws bomf::io_error naming `what` when `j`
-/// is not such an array or (expected_size ≥ 0) has another length.
-inline Eigen::VectorXd vector_from_json(const nlohmann::json& j, const char* what,
-                                        Eigen::Index expected_size = -1) {
-  if (!j.is_array()) {
-    throw io_error(concat("bomf::Journal: '", what, "' is ", j.dump(), ", expected an array"));
-  }
-  const auto n = static_cast<Eigen::Index>(j.size());
-  if (expected_size >= 0 && n != expected_size) {
-    throw io_error(
-        concat("bomf::Journal: '", what, "' has ", n, " entries, expected ", expected_size));
-  }
-  Eigen::VectorXd v(n);
-  for (Eigen::Index i = 0; i < n; ++i) {
-    const nlohmann::json& e = j[static_cast<std::size_t>(i)];
-    if (e.is_null()) {
-      v(i) = std::numeric_limits<double>::quiet_NaN();
-    } else if (e.is_number()) {
-      v(i) = e.get<double>();
-    } else {
-      throw io_error(concat("bomf::Journal: entry ", i, " of '", what, "' is ", e.dump(),
-                            ", expected a number or null"));
-    }
-  }
-  return v;
+/// The checksum field of a canonical text: CRC-32C as 8 lowercase hex digits.
+inline std::string journal_checksum(const std::string& canonical) {
+  char hex[9];
+  std::snprintf(hex, sizeof hex, "%08x", static_cast<unsigned>(crc32c(canonical)));
+  return hex;
+}
+
+/// "a character device", "a FIFO", … for a st_mode that is not a regular file.
+inline const char* file_kind(mode_t mode) {
+  if (S_ISDIR(mode))
+    return "a directory";
+  if (S_ISCHR(mode))
+    return "a character device";
+  if (S_ISBLK(mode))
+    return "a block device";
+  if (S_ISFIFO(mode))
+    return "a FIFO";
+  if (S_ISSOCK(mode))
+    return "a socket";
+  return "not a regular file";
 }
 
 }  // namespace detail
 
-/// An append-only, crash-safe JSON-lines journal (see the file comment). Movable, not copyable.
-/// A default-constructed journal keeps its records in memory only (no file), so drivers need
-/// no special case for "no journal".
+/// An append-only, crash-safe, checksummed JSON-lines journal (see the file comment). Movable,
+/// not copyable. A default-constructed journal keeps its records in memory only (no file), so
+/// drivers need no special case for "no journal".
 class Journal {
  public:
+  /// The format version this library writes and reads.
+  static constexpr int format_version = 2;
+
   /// An in-memory journal (nothing is written anywhere).
   Journal() = default;
 
   /// Opens `path`, creating it (and writing `header` as its first line) when it does not exist
-  /// or is empty; otherwise reads it: its header must equal `header` and its records become
-  /// `records()`. `header` must be a JSON object.
-  /// Throws bomf::invalid_argument when the file belongs to a different run (names the first
-  /// differing header key and both values) and bomf::io_error when it cannot be opened, locked
-  /// (another process holds it), read or written, or is corrupt before its last line.
-  /// \b Cost: reads the whole file once.
+  /// or is empty; otherwise reads and verifies it: its header must equal `header` and its
+  /// records become `records()`. `header` must be a JSON object with a string "format" (e.g.
+  /// "bomf.fusion_journal") and an integer "version" (Journal::format_version); it must not use
+  /// the keys "seq" and "crc".
+  /// Throws bomf::invalid_argument when `path` names something other than a regular file, when
+  /// the file is another kind of journal or an older format version (the message names both
+  /// versions), or belongs to a different run (names the first differing header key and both
+  /// values); bomf::io_error when it cannot be opened, locked (another process holds it), read
+  /// or written, or is damaged before its last line (names the line and what is wrong).
+  /// \b Cost: reads and checksums the whole file once.
   Journal(std::string path, nlohmann::json header) : path_(std::move(path)) {
     constexpr const char* where = "bomf::Journal";
     detail::require(!path_.empty(), where, "argument 'path' is empty, expected a file name");
     detail::require(header.is_object(), where, "argument 'header' is ", header.dump(),
                     ", expected a JSON object");
+    detail::require(header.contains("format") && header["format"].is_string() &&
+                        header.contains("version") && header["version"].is_number_integer(),
+                    where, "argument 'header' has no string 'format' and integer 'version'");
+    detail::require(!header.contains("seq") && !header.contains("crc"), where,
+                    "argument 'header' uses the reserved keys 'seq' or 'crc'");
     header["kind"] = "header";
-    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0)
-      detail::throw_journal_error(path_, "cannot open");
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      const int saved = errno;
-      close_fd();
-      errno = saved;
-      detail::throw_journal_error(path_, "cannot lock (is another process using it?)");
+    struct stat st {};
+    if (::stat(path_.c_str(), &st) == 0) {
+      detail::require(S_ISREG(st.st_mode), where, "journal '", path_, "' is ",
+                      detail::file_kind(st.st_mode),
+                      ", expected a regular file (or a path that does not exist yet)");
     }
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
+    if (fd_ < 0)
+      detail::throw_journal_error(path_, "cannot open", errno);
     try {
+      if (::fstat(fd_, &st) != 0)
+        detail::throw_journal_error(path_, "cannot stat", errno);
+      detail::require(S_ISREG(st.st_mode), where, "journal '", path_, "' is ",
+                      detail::file_kind(st.st_mode), ", expected a regular file");
+      if (::flock(fd_, LOCK_EX | LOCK_NB) != 0)
+        detail::throw_journal_error(path_, "cannot lock (is another process using it?)", errno);
       load(header);
     } catch (...) {
       close_fd();
@@ -130,6 +154,7 @@ class Journal {
       header_ = nlohmann::json();
       records_.clear();
       torn_bytes_ = 0;
+      good_size_ = 0;
       swap(other);
     }
     return *this;
@@ -142,22 +167,26 @@ class Journal {
   [[nodiscard]] bool persistent() const { return fd_ >= 0; }
   /// The file name ("" for an in-memory journal).
   [[nodiscard]] const std::string& path() const { return path_; }
-  /// The header (with "kind": "header"); null for an in-memory journal.
+  /// The header (with "kind": "header", without "seq" and "crc"); null for an in-memory journal.
   [[nodiscard]] const nlohmann::json& header() const { return header_; }
   /// Every record appended so far (read from the file on opening, then appended), header
-  /// excluded, in order.
+  /// excluded, in order, without their "seq" and "crc".
   [[nodiscard]] const std::vector<nlohmann::json>& records() const { return records_; }
   /// Bytes of a torn final line dropped when the file was opened (0 normally).
   [[nodiscard]] std::size_t recovered_torn_bytes() const { return torn_bytes_; }
 
-  /// Appends `record` (a JSON object) and, for a file, makes it durable before returning.
-  /// Throws bomf::invalid_argument for a non-object and bomf::io_error when writing fails (the
-  /// record is then not in records()).
+  /// Appends `record` (a JSON object without "seq" and "crc") and, for a file, makes it durable
+  /// before returning. Throws bomf::invalid_argument for a non-object or reserved keys, and
+  /// bomf::io_error when writing fails — the file is then truncated back to its last complete
+  /// record and `record` is not in records().
   void append(nlohmann::json record) {
-    detail::require(record.is_object(), "bomf::Journal::append", "argument 'record' is ",
-                    record.dump(), ", expected a JSON object");
+    constexpr const char* where = "bomf::Journal::append";
+    detail::require(record.is_object(), where, "argument 'record' is ", record.dump(),
+                    ", expected a JSON object");
+    detail::require(!record.contains("seq") && !record.contains("crc"), where,
+                    "argument 'record' uses the reserved keys 'seq' or 'crc'");
     if (fd_ >= 0)
-      write_line(record.dump());
+      write_line(record, records_.size() + 1);
     records_.push_back(std::move(record));
   }
 
@@ -168,6 +197,7 @@ class Journal {
     std::swap(header_, other.header_);
     std::swap(records_, other.records_);
     std::swap(torn_bytes_, other.torn_bytes_);
+    std::swap(good_size_, other.good_size_);
   }
 
   void close_fd() noexcept {
@@ -177,36 +207,53 @@ class Journal {
     }
   }
 
-  void write_line(const std::string& text) {
-    std::string line = text;
+  // Writes `record` with its sequence number and checksum as one line, fsyncs; on failure
+  // truncates back to the last complete line and throws.
+  void write_line(nlohmann::json record, std::size_t seq) {
+    record["seq"] = seq;
+    const std::string canonical = detail::journal_canonical_text(record);
+    record["crc"] = detail::journal_checksum(canonical);
+    std::string line = detail::journal_canonical_text(record);
     line.push_back('\n');
     const char* p = line.data();
     std::size_t left = line.size();
     while (left > 0) {
-      const ssize_t w = ::write(fd_, p, left);
+      const ssize_t w = detail::journal_write(fd_, p, left);
       if (w < 0) {
         if (errno == EINTR)
           continue;
-        detail::throw_journal_error(path_, "cannot append to");
+        fail_write("cannot append to", errno);
       }
       p += w;
       left -= static_cast<std::size_t>(w);
     }
     if (::fsync(fd_) != 0)
-      detail::throw_journal_error(path_, "cannot fsync");
+      fail_write("cannot fsync", errno);
+    good_size_ += line.size();
+  }
+
+  // Truncates a partly written line away, then throws.
+  [[noreturn]] void fail_write(const char* what, int error_number) {
+    const bool restored = ::ftruncate(fd_, static_cast<off_t>(good_size_)) == 0 &&
+                          ::lseek(fd_, 0, SEEK_END) >= 0 && ::fsync(fd_) == 0;
+    throw io_error(detail::concat(
+        "bomf::Journal: ", what, " '", path_, "': ", std::strerror(error_number),
+        restored ? " (the file was truncated back to its last complete record)"
+                 : " (truncating the partial line failed: it is dropped as a torn line when the "
+                   "journal is opened again)"));
   }
 
   std::string read_all() {
     std::string data;
     if (::lseek(fd_, 0, SEEK_SET) < 0)
-      detail::throw_journal_error(path_, "cannot seek in");
+      detail::throw_journal_error(path_, "cannot seek in", errno);
     char buffer[1 << 16];
     for (;;) {
       const ssize_t r = ::read(fd_, buffer, sizeof buffer);
       if (r < 0) {
         if (errno == EINTR)
           continue;
-        detail::throw_journal_error(path_, "cannot read");
+        detail::throw_journal_error(path_, "cannot read", errno);
       }
       if (r == 0)
         break;
@@ -215,50 +262,68 @@ class Journal {
     return data;
   }
 
-  void truncate_to(std::size_t size) {
-    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0 || ::fsync(fd_) != 0) {
-      detail::throw_journal_error(path_, "cannot truncate the torn last line of");
+  [[noreturn]] void damaged(std::size_t line_number, const std::string& what) const {
+    throw io_error(detail::concat("bomf::Journal: '", path_, "' line ", line_number, " ", what,
+                                  "; the journal is damaged (only a torn last line is recovered)"));
+  }
+
+  // Parses and verifies line `index` (0 = header); returns the object without seq and crc.
+  nlohmann::json verified(const char* begin, const char* end, std::size_t index) const {
+    const std::size_t line_number = index + 1;
+    nlohmann::json parsed = nlohmann::json::parse(begin, end, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_discarded() || !parsed.is_object())
+      damaged(line_number, "is not a JSON object");
+    const auto crc = parsed.find("crc");
+    const auto seq = parsed.find("seq");
+    if (crc == parsed.end() || !crc->is_string() || seq == parsed.end() ||
+        !seq->is_number_unsigned()) {
+      damaged(line_number, "has no checksum or sequence number");
     }
+    const std::string expected_crc = crc->get<std::string>();
+    const auto sequence = seq->get<std::uint64_t>();
+    parsed.erase("crc");
+    const std::string actual_crc = detail::journal_checksum(detail::journal_canonical_text(parsed));
+    if (actual_crc != expected_crc) {
+      damaged(line_number,
+              detail::concat("fails its checksum (crc ", expected_crc, " in the file, ", actual_crc,
+                             " for its content): it was changed after it was written"));
+    }
+    if (sequence != index) {
+      damaged(line_number,
+              detail::concat("has sequence number ", sequence, ", expected ", index,
+                             " (a line was duplicated, removed, reordered or copied from "
+                             "another journal)"));
+    }
+    parsed.erase("seq");
+    return parsed;
   }
 
   void load(const nlohmann::json& expected_header) {
     const std::string data = read_all();
     std::vector<nlohmann::json> lines;
     std::size_t pos = 0;
-    std::size_t good_end = 0;  // byte offset after the last complete, valid line
-    std::size_t line_number = 0;
     while (pos < data.size()) {
       const std::size_t nl = data.find('\n', pos);
-      const bool complete = nl != std::string::npos;
-      const std::size_t end = complete ? nl : data.size();
-      ++line_number;
-      nlohmann::json parsed = nlohmann::json::parse(data.begin() + static_cast<std::ptrdiff_t>(pos),
-                                                    data.begin() + static_cast<std::ptrdiff_t>(end),
-                                                    nullptr, /*allow_exceptions=*/false);
-      const bool valid = !parsed.is_discarded() && parsed.is_object();
-      if (!complete || !valid) {
-        const bool last = !complete || nl + 1 == data.size();
-        if (!last) {
-          throw io_error(detail::concat("bomf::Journal: '", path_, "' line ", line_number,
-                                        " is not a JSON object (the file is corrupt; only a torn "
-                                        "last line is recovered)"));
-        }
+      if (nl == std::string::npos)
         break;  // torn tail: dropped below
-      }
-      lines.push_back(std::move(parsed));
+      const char* begin = data.data() + pos;
+      if (lines.empty())
+        check_format(begin, data.data() + nl, expected_header);
+      lines.push_back(verified(begin, data.data() + nl, lines.size()));
       pos = nl + 1;
-      good_end = pos;
     }
-    if (good_end < data.size()) {
-      torn_bytes_ = data.size() - good_end;
-      truncate_to(good_end);
+    good_size_ = pos;
+    if (pos < data.size()) {
+      torn_bytes_ = data.size() - pos;
+      if (::ftruncate(fd_, static_cast<off_t>(pos)) != 0 || ::fsync(fd_) != 0)
+        detail::throw_journal_error(path_, "cannot truncate the torn last line of", errno);
     }
     if (::lseek(fd_, 0, SEEK_END) < 0)
-      detail::throw_journal_error(path_, "cannot seek in");
+      detail::throw_journal_error(path_, "cannot seek in", errno);
 
     if (lines.empty()) {  // new (or empty, or only a torn header): start it
       header_ = expected_header;
-      write_line(header_.dump());
+      write_line(header_, 0);
       fsync_directory();
       return;
     }
@@ -266,6 +331,30 @@ class Journal {
     header_ = std::move(lines.front());
     records_.assign(std::make_move_iterator(lines.begin() + 1),
                     std::make_move_iterator(lines.end()));
+  }
+
+  // Before any other check of the first line: is it a journal of this kind and version?
+  void check_format(const char* begin, const char* end, const nlohmann::json& expected) const {
+    constexpr const char* where = "bomf::Journal";
+    const nlohmann::json h = nlohmann::json::parse(begin, end, nullptr, false);
+    if (h.is_discarded() || !h.is_object())
+      return;  // reported as damage by verified()
+    const nlohmann::json& format = expected["format"];
+    const bool legacy_stage1 = h.value("driver", std::string()) == "bomf::HyperparameterSearch";
+    if (h.contains("format") && h["format"] != format && !legacy_stage1) {
+      detail::throw_invalid_argument(where, "journal '", path_, "' is a ", h["format"].dump(),
+                                     " journal, expected ", format.dump());
+    }
+    const nlohmann::json version =
+        legacy_stage1 ? h.value("format", nlohmann::json(1)) : h.value("version", nlohmann::json());
+    if (version != expected["version"]) {
+      detail::throw_invalid_argument(
+          where, "journal '", path_, "' has format version ",
+          version.is_null() ? std::string("(none)") : version.dump(), ", this bomf reads version ",
+          expected["version"].dump(),
+          " (which adds a sequence number and a checksum to every line): finish that run with "
+          "the bomf version that wrote it, or start a new journal");
+    }
   }
 
   void check_header(const nlohmann::json& found, const nlohmann::json& expected) const {
@@ -301,6 +390,7 @@ class Journal {
   nlohmann::json header_;
   std::vector<nlohmann::json> records_;
   std::size_t torn_bytes_ = 0;
+  std::size_t good_size_ = 0;  // bytes of complete, verified lines
 };
 
 }  // namespace bomf

@@ -1,36 +1,36 @@
 // bomf/drivers/multi_objective_search.hpp — a generic ask/tell multi-objective Bayesian
-// optimization engine: independent GPs per objective + qLogNEHVI, on the (bounded) probability
-// simplex or on a hyperparameter box.
+// optimization engine: independent GPs per objective + qLogNEHVI, on a search domain (the
+// bounded probability simplex, or a hyperparameter box; search_domain.hpp).
 //
 // All objectives are MAXIMIZED and measured against a FIXED reference point r (length m,
 // 2 ≤ m ≤ 8). The loop is BoTorch's standard MOBO loop (Daulton et al., NeurIPS 2021; Ament et al.,
 // NeurIPS 2023) as the BOMF paper runs it (Jang et al., NeurIPS 2024, Alg. 1):
-//   1. a quasi-random initial design of `num_initial` points (scrambled Sobol mapped to the simplex
-//      by sorted spacings, or to the box's valid settings);
+//   1. a quasi-random initial design of `num_initial` points (Domain::quasi_random);
 //   2. then, for each new candidate: one GP per objective (ModelListGP, `fit_model_list_gp`,
 //      Matérn-5/2 with BoTorch 0.11's priors by default) refitted on every successful
 //      observation; qLogNEHVI with X_baseline = the observed points (pruned when
-//      acquisition.prune_baseline) and every pending point as X_pending;
-//      maximized by `maximize_on_simplex` (fed the observed Pareto-optimal points as best_points)
-//      or `maximize_in_box` (over the unit-cube encoding, discrete dimensions snapped).
+//      acquisition.prune_baseline) and every pending point as X_pending; maximized over the
+//      domain (`maximize_on_simplex`, fed the observed Pareto-optimal points as best_points, or
+//      `maximize_in_box` over the unit-cube encoding, discrete dimensions snapped).
 //
-// Ask/tell: `suggest(q)` returns q candidates, the design rows first, then a sequential greedy
-// batch — candidate j maximizes qLogNEHVI with candidates 0 … j−1 and all pending points
-// appended to the baseline after its pruning, as BoTorch's qNEHVI treats X_pending (their
-// outcomes are integrated over the joint posterior; they are never pruned). Every suggested point
-// stays pending until `observe(x, y)` or `observe_failure(x)` is called with exactly the same x (in
-// any order). Observing a point that was never suggested is allowed (external data, e.g. results
-// from an earlier campaign).
+// Ask/tell: `suggest(q)` returns q proposals — each point with where it came from (the design,
+// the acquisition, or a quasi-random fallback) and what proposing it cost — the design rows
+// first, then a sequential greedy batch: candidate j maximizes qLogNEHVI with candidates 0 … j−1
+// and all pending points appended to the baseline after its pruning, as BoTorch's qNEHVI treats
+// X_pending (their outcomes are integrated over the joint posterior; they are never pruned).
+// Every suggested point stays pending until `observe(x, y)` or `observe_failure(x)` is called
+// with exactly the same x (in any order). Observing a point that was never suggested is allowed
+// (external data, e.g. results from an earlier campaign).
 //
 // Determinism: the seed of every random step (design, GP fit restarts, QMC base samples,
 // optimizer) is derived from (options.seed, number of points observed, failed or pending at that
-// moment), never from time or a global generator. Replaying the same observations in the same
-// order therefore reproduces exactly the proposals of an uninterrupted run, which is what the
-// journals of the drivers rely on.
+// moment; detail/seeds.hpp), never from time or a global generator. Replaying the same
+// observations in the same order therefore reproduces exactly the proposals of an uninterrupted
+// run, which is what the journals of the drivers rely on.
 //
-// Cost of one Bayesian candidate with n successful observations, n_b = n + pending baseline
+// Cost of one acquisition candidate with n successful observations, n_b = n + pending baseline
 // points, m objectives, S QMC samples, d the input dimension:
-//   * fit (once per suggest call): m · fit.num_starts L-BFGS-B runs of O(n³ + n² d) per step;
+//   * fit (once per suggest call): m · gp.num_starts L-BFGS-B runs of O(n³ + n² d) per step;
 //   * acquisition setup: O(m (n_b n² + n_b³)) plus S box decompositions of the sampled baseline
 //     fronts (O(S n_b² m), exponential in m in the worst case), plus the pruning's 2048 samples;
 //   * optimization: raw_samples values + num_restarts local runs (typically 20–200 gradient
@@ -52,37 +52,36 @@
 #include "bomf/acquisition/q_log_nehvi.hpp"
 #include "bomf/core/checks.hpp"
 #include "bomf/core/error.hpp"
-#include "bomf/drivers/detail/search_support.hpp"
+#include "bomf/drivers/detail/points.hpp"
+#include "bomf/drivers/detail/seeds.hpp"
+#include "bomf/drivers/detail/stopwatch.hpp"
+#include "bomf/drivers/search_domain.hpp"
+#include "bomf/drivers/search_trace.hpp"
 #include "bomf/gp/fit_gp.hpp"
 #include "bomf/gp/matern52_kernel.hpp"
 #include "bomf/gp/model_list_gp.hpp"
 #include "bomf/gp/priors.hpp"
 #include "bomf/multi_objective/hypervolume.hpp"
 #include "bomf/multi_objective/pareto.hpp"
-#include "bomf/optim/maximize_in_box.hpp"
-#include "bomf/optim/maximize_on_simplex.hpp"
-#include "bomf/optim/search_space.hpp"
-#include "bomf/optim/simplex.hpp"
-#include "bomf/optim/simplex_candidates.hpp"
 
 namespace bomf {
 
-/// Settings of `MultiObjectiveSearch`. The seeds inside `fit`, `acquisition`, `simplex_optimizer`
-/// and `box_optimizer` are ignored: every random step draws a seed derived from `seed` (see the
-/// file comment). `simplex_optimizer.best_points` is ignored too (the engine sets it).
+/// Settings of `MultiObjectiveSearch` on a `Domain` (SimplexDomain or BoxDomain). The seeds
+/// inside `gp`, `acquisition` and `acquisition_optimizer` are ignored: every random step draws a
+/// seed derived from `seed` (see the file comment). The optimizer's `best_points` are set by the
+/// engine.
+template <class Domain>
 struct MultiObjectiveSearchOptions {
-  /// Size of the quasi-random initial design; −1 = 2·(d + 1) (BoTorch's tutorials), d = N on the
-  /// simplex or the number of dimensions of the search space. ≥ 0 otherwise.
+  /// Size of the quasi-random initial design; −1 = 2·(d + 1) (BoTorch's tutorials), d the
+  /// length of a point. ≥ 0 otherwise.
   int num_initial = -1;
-  /// GP fitting (restarts, iterations, …). Empty `fit.priors` means GpPriors::botorch_legacy()
+  /// GP fitting (restarts, iterations, …). Empty `gp.priors` means GpPriors::botorch_legacy()
   /// (BoTorch 0.11.3's SingleTaskGP, the BOMF paper's version) — not fit_gp's own default.
-  GpFitOptions fit;
+  GpFitOptions gp;
   /// qLogNEHVI settings; `prune_baseline` defaults to true here, as in BoTorch's optimize loop.
   QLogNehviOptions acquisition = default_acquisition();
-  /// Acquisition maximization on the simplex (raw samples, restarts, refiner).
-  SimplexOptimizerOptions simplex_optimizer;
-  /// Acquisition maximization in the box (raw samples, restarts, L-BFGS-B).
-  BoxOptimizerOptions box_optimizer;
+  /// Acquisition maximization over the domain (raw samples, restarts, local refinement).
+  typename Domain::OptimizerOptions acquisition_optimizer;
   /// Seed from which every random step's seed is derived.
   std::uint64_t seed = 0;
 
@@ -93,144 +92,115 @@ struct MultiObjectiveSearchOptions {
     return o;
   }
 
-  /// Empty when valid, else the first problem found (`simplex` is needed to check the simplex
-  /// optimizer's settings; pass nullptr for a box search).
-  [[nodiscard]] std::string validate(const Simplex* simplex = nullptr) const {
+  /// Empty when valid on `domain`, else the first problem found, naming the option.
+  [[nodiscard]] std::string validate(const Domain& domain) const {
     if (num_initial < -1)
       return detail::concat("num_initial is ", num_initial, ", expected >= 0 or -1 (automatic)");
-    if (fit.num_starts < 1)
-      return detail::concat("fit.num_starts is ", fit.num_starts, ", expected >= 1");
-    if (fit.max_iterations < 1)
-      return detail::concat("fit.max_iterations is ", fit.max_iterations, ", expected >= 1");
-    if (fit.num_threads < 1)
-      return detail::concat("fit.num_threads is ", fit.num_threads, ", expected >= 1");
-    if (acquisition.num_threads < 1)
-      return detail::concat("acquisition.num_threads is ", acquisition.num_threads,
-                            ", expected >= 1");
-    if (acquisition.num_samples < 1)
-      return detail::concat("acquisition.num_samples is ", acquisition.num_samples,
-                            ", expected >= 1");
+    std::string e = gp.validate();
+    if (!e.empty())
+      return "gp." + e;
+    e = acquisition.validate();
+    if (!e.empty())
+      return "acquisition." + e;
     if (acquisition.base_samples_baseline.size() > 0)
       return "acquisition.base_samples_baseline must be empty (the baseline changes every "
              "iteration)";
-    if (!(acquisition.prune_max_frac > 0.0 && acquisition.prune_max_frac <= 1.0))
-      return detail::concat("acquisition.prune_max_frac is ", acquisition.prune_max_frac,
-                            ", expected in (0, 1]");
-    if (simplex != nullptr) {
-      SimplexOptimizerOptions o = simplex_optimizer;
-      o.best_points.resize(0, 0);
-      const std::string e = o.validate(*simplex);
-      if (!e.empty())
-        return "simplex_optimizer." + e;
-    } else {
-      const std::string e = box_optimizer.validate();
-      if (!e.empty())
-        return "box_optimizer." + e;
-    }
+    e = domain.validate(acquisition_optimizer);
+    if (!e.empty())
+      return "acquisition_optimizer." + e;
     return {};
   }
 };
 
-/// Timings and counts of the last `MultiObjectiveSearch::suggest` call.
-struct SuggestTimings {
-  double fit_seconds = 0.0;          ///< fitting the GPs (once per call, 0 if not needed).
-  double acquisition_seconds = 0.0;  ///< building and maximizing qLogNEHVI, all candidates.
-  std::vector<double> candidate_acquisition_seconds;  ///< per returned point (0 for design).
-  int design_candidates = 0;                          ///< points taken from the initial design.
-  int bayesian_candidates = 0;                        ///< points that maximized qLogNEHVI.
-  int fallback_candidates = 0;  ///< quasi-random points used because fewer than 2 successful
-                                ///< observations exist or the acquisition failed numerically.
+/// One point `MultiObjectiveSearch::suggest` proposes, where it came from, and what proposing it
+/// cost.
+struct Proposal {
+  Eigen::VectorXd point;  ///< natural units of the domain
+  /// ProposalKind::initial (a design row), acquisition (a maximizer of qLogNEHVI) or fallback
+  /// (quasi-random: fewer than 2 successful observations, or the acquisition failed).
+  ProposalKind kind = ProposalKind::initial;
+  /// GP fitting charged to this point (the fit of a suggest call is charged to its first
+  /// acquisition candidate; 0 for the others).
+  double fit_seconds = 0.0;
+  double acquisition_seconds = 0.0;  ///< building and maximizing qLogNEHVI for this point
 };
 
 /// The ask/tell multi-objective BO engine described in the file comment. `Kernel` is the GP
-/// kernel (bomf/gp/kernel_traits.hpp), Matérn-5/2 by default.
-///
-/// Points are Eigen vectors in natural units: coefficients δ (length N) on a `Simplex`, or
-/// settings (one natural value per dimension: the number, or the choice index of a categorical)
-/// of a `SearchSpace`; the GPs of a box search work on the unit-cube encoding.
-/// Not thread-safe; one object per campaign.
-template <class Kernel = Matern52Kernel>
+/// kernel (bomf/gp/kernel_traits.hpp), Matérn-5/2 by default; `Domain` is SimplexDomain or
+/// BoxDomain (search_domain.hpp). Not thread-safe; one object per campaign.
+template <class Kernel = Matern52Kernel, class Domain = SimplexDomain>
 class MultiObjectiveSearch {
  public:
-  /// A search over the simplex `simplex` (N ≥ 2) with reference point `ref_point` (length m,
-  /// 2 ≤ m ≤ 8, finite). Throws bomf::invalid_argument for bad arguments or options (the
-  /// message names the option and its value).
-  MultiObjectiveSearch(const Simplex& simplex, const Eigen::Ref<const Eigen::VectorXd>& ref_point,
-                       MultiObjectiveSearchOptions options = {})
-      : simplex_(simplex), options_(std::move(options)) {
+  using Options = MultiObjectiveSearchOptions<Domain>;
+
+  /// A search over `domain` (a Simplex or a SearchSpace converts to its domain) with reference
+  /// point `ref_point` (length m, 2 ≤ m ≤ 8, finite). Throws bomf::invalid_argument for bad
+  /// arguments or options (the message names the option and its value).
+  MultiObjectiveSearch(Domain domain, const Eigen::Ref<const Eigen::VectorXd>& ref_point,
+                       Options options = {})
+      : domain_(std::move(domain)), options_(std::move(options)) {
     constexpr const char* where = "bomf::MultiObjectiveSearch";
-    detail::require(simplex.dim() >= 2, where, "the simplex has dimension ", simplex.dim(),
-                    ", expected N >= 2 coefficients");
-    const std::string error = options_.validate(&*simplex_);
+    const std::string error = options_.validate(domain_);
     detail::require(error.empty(), where, "invalid options: ", error);
-    init(ref_point, static_cast<int>(simplex.dim()));
+    detail::require(ref_point.size() >= 2 && ref_point.size() <= detail::kQnehviMaxM, where,
+                    "argument 'ref_point' has length ", ref_point.size(), ", expected 2 to ",
+                    detail::kQnehviMaxM, " (one entry per objective)");
+    detail::require_finite(ref_point, where, "ref_point");
+    ref_point_ = ref_point;
+    const Eigen::Index d = domain_.dim();
+    num_initial_ = options_.num_initial < 0 ? 2 * (d + 1) : options_.num_initial;
+    design_seed_ = detail::derive_seed(options_.seed, 0, detail::SeedStream::design);
+    design_ = domain_.quasi_random(0, num_initial_, design_seed_);
   }
 
-  /// A search over the valid settings of `space` (at least one dimension), reference point as
-  /// above. Throws bomf::invalid_argument for bad arguments or options.
-  MultiObjectiveSearch(const SearchSpace& space, const Eigen::Ref<const Eigen::VectorXd>& ref_point,
-                       MultiObjectiveSearchOptions options = {})
-      : space_(space), options_(std::move(options)) {
-    constexpr const char* where = "bomf::MultiObjectiveSearch";
-    space.require_nonempty(where);
-    const std::string error = options_.validate(nullptr);
-    detail::require(error.empty(), where, "invalid options: ", error);
-    init(ref_point, static_cast<int>(space.size()));
-  }
-
-  /// q ≥ 1 new candidates (see the file comment): the first unused design rows, then Bayesian
+  /// q ≥ 1 new proposals (see the file comment): the first unused design rows, then acquisition
   /// candidates by sequential greedy qLogNEHVI with pending points in the baseline. While fewer
   /// than 2 successful observations exist after the design, further quasi-random points are
-  /// returned instead (also when the acquisition fails numerically; counted in
-  /// `last_timings().fallback_candidates`). The returned points become pending.
-  /// \b Cost: see the file comment; the GPs are fitted once per call.
-  std::vector<Eigen::VectorXd> suggest(int q = 1) {
+  /// returned instead (also when the acquisition fails numerically): kind `fallback`. The
+  /// returned points become pending. \b Cost: see the file comment; the GPs are fitted once per
+  /// call.
+  std::vector<Proposal> suggest(int q = 1) {
     detail::require(q >= 1, "bomf::MultiObjectiveSearch::suggest", "argument 'q' is ", q,
                     ", expected q >= 1");
-    timings_ = SuggestTimings();
-    std::vector<Eigen::VectorXd> out;
+    std::vector<Proposal> out;
     std::optional<ModelListGP<Kernel>> models;
     for (int j = 0; j < q; ++j) {
       const std::uint64_t count = num_points();
       const Eigen::Index design_index = next_design_index();
-      Eigen::VectorXd x;
-      double acq_seconds = 0.0;
+      Proposal p;
       if (design_index < num_initial_) {
-        x = design_.row(design_index).transpose();
-        ++timings_.design_candidates;
+        p.point = design_.row(design_index).transpose();
+        p.kind = ProposalKind::initial;
       } else if (observed_x_.size() < 2) {
-        x = fallback_point(count);
-        ++timings_.fallback_candidates;
+        p.point = fallback_point(count);
+        p.kind = ProposalKind::fallback;
       } else {
         if (!models) {
           const detail::Stopwatch fit_clock;
-          models.emplace(fit_models(count));
-          timings_.fit_seconds = fit_clock.seconds();
+          models.emplace(fit_models(count, detail::SeedStream::fit));
+          p.fit_seconds = fit_clock.seconds();
         }
         const detail::Stopwatch acq_clock;
-        std::optional<Eigen::VectorXd> candidate = bayesian_candidate(*models, count);
-        acq_seconds = acq_clock.seconds();
+        std::optional<Eigen::VectorXd> candidate = acquisition_candidate(*models, count);
+        p.acquisition_seconds = acq_clock.seconds();
         if (candidate) {
-          x = std::move(*candidate);
-          ++timings_.bayesian_candidates;
+          p.point = std::move(*candidate);
+          p.kind = ProposalKind::acquisition;
         } else {
-          x = fallback_point(count);
-          ++timings_.fallback_candidates;
+          p.point = fallback_point(count);
+          p.kind = ProposalKind::fallback;
         }
       }
-      timings_.acquisition_seconds += acq_seconds;
-      timings_.candidate_acquisition_seconds.push_back(acq_seconds);
-      pending_.push_back(x);
-      out.push_back(std::move(x));
+      pending_.push_back(p.point);
+      out.push_back(std::move(p));
     }
     return out;
   }
 
   /// Records the objective values `y` (length m, finite, maximized) at `x`. If `x` equals a
   /// pending point exactly, that point stops being pending; otherwise `x` is external data and
-  /// must lie in the domain (simplex: bounds exact, |Σx − 1| ≤ 1e-9; box: a valid setting).
-  /// Throws bomf::invalid_argument for a wrong length, a non-finite y (use observe_failure) or x
-  /// outside the domain.
+  /// must lie in the domain. Throws bomf::invalid_argument for a wrong length, a non-finite y
+  /// (use observe_failure) or x outside the domain.
   void observe(const Eigen::Ref<const Eigen::VectorXd>& x,
                const Eigen::Ref<const Eigen::VectorXd>& y) {
     constexpr const char* where = "bomf::MultiObjectiveSearch::observe";
@@ -238,7 +208,7 @@ class MultiObjectiveSearch {
     detail::require(y.allFinite(), where,
                     "argument 'y' has a non-finite entry; record a failed evaluation with "
                     "observe_failure(x) instead");
-    check_point(x, where);
+    domain_.check_point(x, where);
     remove_pending(x);
     observed_x_.emplace_back(x);
     observed_y_.emplace_back(y);
@@ -247,7 +217,7 @@ class MultiObjectiveSearch {
   /// Records that the evaluation at `x` failed: x stops being pending (if it was), and is kept
   /// out of the GPs. Same checks on x as `observe`.
   void observe_failure(const Eigen::Ref<const Eigen::VectorXd>& x) {
-    check_point(x, "bomf::MultiObjectiveSearch::observe_failure");
+    domain_.check_point(x, "bomf::MultiObjectiveSearch::observe_failure");
     remove_pending(x);
     failed_.emplace_back(x);
   }
@@ -255,7 +225,7 @@ class MultiObjectiveSearch {
   /// Marks `x` as pending without suggesting it (an evaluation started elsewhere); it then joins
   /// X_baseline like every pending point. Same checks on x as `observe`.
   void add_pending(const Eigen::Ref<const Eigen::VectorXd>& x) {
-    check_point(x, "bomf::MultiObjectiveSearch::add_pending");
+    domain_.check_point(x, "bomf::MultiObjectiveSearch::add_pending");
     pending_.emplace_back(x);
   }
 
@@ -264,13 +234,13 @@ class MultiObjectiveSearch {
   bool cancel_pending(const Eigen::Ref<const Eigen::VectorXd>& x) { return remove_pending(x); }
 
   /// Successful observations: n × d points (natural units, in observation order).
-  [[nodiscard]] Eigen::MatrixXd observed_x() const { return stack(observed_x_, dim_); }
+  [[nodiscard]] Eigen::MatrixXd observed_x() const { return stack(observed_x_, domain_.dim()); }
   /// Their objective values, n × m.
   [[nodiscard]] Eigen::MatrixXd observed_y() const { return stack(observed_y_, num_objectives()); }
   /// Failed points, in order.
-  [[nodiscard]] Eigen::MatrixXd failed_x() const { return stack(failed_, dim_); }
+  [[nodiscard]] Eigen::MatrixXd failed_x() const { return stack(failed_, domain_.dim()); }
   /// Pending points (suggested or added, not yet observed), in order.
-  [[nodiscard]] Eigen::MatrixXd pending_x() const { return stack(pending_, dim_); }
+  [[nodiscard]] Eigen::MatrixXd pending_x() const { return stack(pending_, domain_.dim()); }
   /// Number of successful observations.
   [[nodiscard]] Eigen::Index num_observed() const {
     return static_cast<Eigen::Index>(observed_x_.size());
@@ -299,7 +269,7 @@ class MultiObjectiveSearch {
     return out;
   }
   /// Points of the current Pareto front (rows), in observation order.
-  [[nodiscard]] Eigen::MatrixXd pareto_x() const { return rows(observed_x_, dim_); }
+  [[nodiscard]] Eigen::MatrixXd pareto_x() const { return rows(observed_x_, domain_.dim()); }
   /// Objective values of the current Pareto front (rows), in observation order.
   [[nodiscard]] Eigen::MatrixXd pareto_y() const { return rows(observed_y_, num_objectives()); }
   /// Hypervolume of the observations w.r.t. the reference point (bomf::hypervolume).
@@ -309,47 +279,37 @@ class MultiObjectiveSearch {
     return bomf::hypervolume(observed_y(), ref_point_);
   }
 
-  /// Posterior means (q × m) at the q rows of `x` (natural points of the domain) of GPs fitted,
-  /// as for a proposal, to every successful observation, with the seed of `stream` at the
-  /// current count (deterministic). Needs ≥ 2 successful observations (throws
-  /// bomf::invalid_argument otherwise). \b Cost: one fit (see the file comment) + O(q m n²).
+  /// Posterior means (q × m) at the q rows of `x` (points of the domain) of GPs fitted, as for a
+  /// proposal, to every successful observation, with the seed of `stream` at the current count
+  /// (deterministic). Needs ≥ 2 successful observations (throws bomf::invalid_argument
+  /// otherwise). \b Cost: one fit (see the file comment) + O(q m n²).
   [[nodiscard]] Eigen::MatrixXd posterior_means(
       const Eigen::Ref<const Eigen::MatrixXd>& x,
       detail::SeedStream stream = detail::SeedStream::selection) const {
     constexpr const char* where = "bomf::MultiObjectiveSearch::posterior_means";
     detail::require(observed_x_.size() >= 2, where, "there are ", observed_x_.size(),
                     " successful observations, expected at least 2 to fit the GPs");
-    detail::require(x.cols() == dim_, where, "argument 'x' has ", x.cols(), " columns, expected ",
-                    dim_);
+    detail::require(x.cols() == domain_.dim(), where, "argument 'x' has ", x.cols(),
+                    " columns, expected ", domain_.dim());
     const ModelListGP<Kernel> models = fit_models(num_points(), stream);
-    Eigen::MatrixXd encoded(x.rows(), encoded_dim());
+    Eigen::MatrixXd encoded(x.rows(), domain_.encoded_dim());
     for (Eigen::Index r = 0; r < x.rows(); ++r) {
-      check_point(x.row(r).transpose(), where);
-      encoded.row(r) = encode(x.row(r).transpose()).transpose();
+      domain_.check_point(x.row(r).transpose(), where);
+      encoded.row(r) = domain_.encode(x.row(r).transpose()).transpose();
     }
     return models.posterior_mean(encoded);
   }
 
-  /// Timings and counts of the last `suggest` call.
-  [[nodiscard]] const SuggestTimings& last_timings() const { return timings_; }
   /// The reference point (length m).
   [[nodiscard]] const Eigen::VectorXd& ref_point() const { return ref_point_; }
   /// Number of objectives m.
   [[nodiscard]] Eigen::Index num_objectives() const { return ref_point_.size(); }
-  /// Length of a point (N on the simplex, the number of dimensions of the space).
-  [[nodiscard]] Eigen::Index dim() const { return dim_; }
+  /// Length of a point.
+  [[nodiscard]] Eigen::Index dim() const { return domain_.dim(); }
   /// Size of the initial design (after resolving −1).
   [[nodiscard]] Eigen::Index num_initial() const { return num_initial_; }
   /// The initial design (num_initial × dim, natural units).
   [[nodiscard]] const Eigen::MatrixXd& design() const { return design_; }
-  /// True when `x` is a row of the initial design.
-  [[nodiscard]] bool is_design_point(const Eigen::Ref<const Eigen::VectorXd>& x) const {
-    for (Eigen::Index i = 0; i < num_initial_; ++i) {
-      if (detail::same_point(design_.row(i).transpose(), x))
-        return true;
-    }
-    return false;
-  }
   /// Design rows not yet observed, failed or pending.
   [[nodiscard]] Eigen::Index design_points_remaining() const {
     Eigen::Index n = 0;
@@ -359,38 +319,17 @@ class MultiObjectiveSearch {
     }
     return n;
   }
-  /// The simplex (null for a box search).
-  [[nodiscard]] const Simplex* simplex() const { return simplex_ ? &*simplex_ : nullptr; }
-  /// The search space (null for a simplex search).
-  [[nodiscard]] const SearchSpace* space() const { return space_ ? &*space_ : nullptr; }
+  /// The domain.
+  [[nodiscard]] const Domain& domain() const { return domain_; }
   /// The options.
-  [[nodiscard]] const MultiObjectiveSearchOptions& options() const { return options_; }
+  [[nodiscard]] const Options& options() const { return options_; }
 
  private:
-  void init(const Eigen::Ref<const Eigen::VectorXd>& ref_point, int d) {
-    constexpr const char* where = "bomf::MultiObjectiveSearch";
-    detail::require(ref_point.size() >= 2 && ref_point.size() <= detail::kQnehviMaxM, where,
-                    "argument 'ref_point' has length ", ref_point.size(), ", expected 2 to ",
-                    detail::kQnehviMaxM, " (one entry per objective)");
-    detail::require_finite(ref_point, where, "ref_point");
-    ref_point_ = ref_point;
-    dim_ = d;
-    num_initial_ = options_.num_initial < 0 ? 2 * (d + 1) : options_.num_initial;
-    design_seed_ = detail::derive_seed(options_.seed, 0, detail::SeedStream::design);
-    design_ = quasi_random_rows(0, num_initial_);
-  }
-
-  // Rows [first, first + n) of the quasi-random sequence of the domain.
-  Eigen::MatrixXd quasi_random_rows(Eigen::Index first, Eigen::Index n) const {
-    if (simplex_) {
-      return sobol_simplex_points(*simplex_, first + n, design_seed_).bottomRows(n);
-    }
-    return detail::quasi_random_settings(*space_, first, n, design_seed_);
-  }
-
   // A quasi-random point after the design, distinct for each count.
   Eigen::VectorXd fallback_point(std::uint64_t count) const {
-    return quasi_random_rows(num_initial_ + static_cast<Eigen::Index>(count), 1).row(0).transpose();
+    return domain_.quasi_random(num_initial_ + static_cast<Eigen::Index>(count), 1, design_seed_)
+        .row(0)
+        .transpose();
   }
 
   [[nodiscard]] std::uint64_t num_points() const {
@@ -425,42 +364,16 @@ class MultiObjectiveSearch {
     return false;
   }
 
-  void check_point(const Eigen::Ref<const Eigen::VectorXd>& x, const char* where) const {
-    detail::require_shape(x, dim_, 1, where, "x");
-    detail::require_finite(x, where, "x");
-    if (simplex_) {
-      detail::require(simplex_->contains(x, 1e-9), where,
-                      "argument 'x' is not on the simplex (bounds must hold exactly and the "
-                      "entries sum to ",
-                      x.sum(), ", expected 1 within 1e-9)");
-    } else {
-      const std::vector<double> setting(x.data(), x.data() + x.size());
-      detail::require(space_->is_valid(setting), where,
-                      "argument 'x' is not a valid setting of the search space (out of bounds, "
-                      "non-integral or a bad choice index)");
-    }
-  }
-
-  // GP input of a point: δ itself, or the unit-cube encoding of a setting.
-  Eigen::VectorXd encode(const Eigen::VectorXd& x) const {
-    if (simplex_)
-      return x;
-    return space_->encode(std::vector<double>(x.data(), x.data() + x.size()));
-  }
-
-  [[nodiscard]] Eigen::Index encoded_dim() const { return simplex_ ? dim_ : space_->encoded_dim(); }
-
-  ModelListGP<Kernel> fit_models(std::uint64_t count,
-                                 detail::SeedStream stream = detail::SeedStream::fit) const {
-    GpFitOptions fit = options_.fit;
-    if (!fit.priors)
-      fit.priors = GpPriors::botorch_legacy();
-    fit.seed = detail::derive_seed(options_.seed, count, stream);
-    Eigen::MatrixXd X(static_cast<Eigen::Index>(observed_x_.size()), encoded_dim());
+  ModelListGP<Kernel> fit_models(std::uint64_t count, detail::SeedStream stream) const {
+    GpFitOptions gp = options_.gp;
+    if (!gp.priors)
+      gp.priors = GpPriors::botorch_legacy();
+    gp.seed = detail::derive_seed(options_.seed, count, stream);
+    Eigen::MatrixXd X(static_cast<Eigen::Index>(observed_x_.size()), domain_.encoded_dim());
     for (std::size_t i = 0; i < observed_x_.size(); ++i) {
-      X.row(static_cast<Eigen::Index>(i)) = encode(observed_x_[i]).transpose();
+      X.row(static_cast<Eigen::Index>(i)) = domain_.encode(observed_x_[i]).transpose();
     }
-    return fit_model_list_gp<Kernel>(X, observed_y(), fit);
+    return fit_model_list_gp<Kernel>(X, observed_y(), gp);
   }
 
   // The observed points and the pending ones (encoded), exact duplicates removed (a repeated
@@ -472,18 +385,18 @@ class MultiObjectiveSearch {
     int list_index = 0;
     for (const auto* list : {&observed_x_, &pending_}) {
       for (const Eigen::VectorXd& p : *list) {
-        Eigen::VectorXd u = encode(p);
+        Eigen::VectorXd u = domain_.encode(p);
         if (seen.insert(detail::point_key(u)).second)
           kept[list_index].push_back(std::move(u));
       }
       ++list_index;
     }
-    return {stack(kept[0], encoded_dim()), stack(kept[1], encoded_dim())};
+    return {stack(kept[0], domain_.encoded_dim()), stack(kept[1], domain_.encoded_dim())};
   }
 
   // Maximizes qLogNEHVI for one candidate; empty when the acquisition fails numerically.
-  std::optional<Eigen::VectorXd> bayesian_candidate(const ModelListGP<Kernel>& models,
-                                                    std::uint64_t count) const {
+  std::optional<Eigen::VectorXd> acquisition_candidate(const ModelListGP<Kernel>& models,
+                                                       std::uint64_t count) const {
     QLogNehviOptions acq_options = options_.acquisition;
     acq_options.seed = detail::derive_seed(options_.seed, count, detail::SeedStream::acquisition);
     const std::uint64_t opt_seed =
@@ -493,22 +406,7 @@ class MultiObjectiveSearch {
       acq_options.X_pending = std::move(pending);
       QLogNoisyExpectedHypervolumeImprovement<Kernel> acquisition(models, observed, ref_point_,
                                                                   acq_options);
-      if (simplex_) {
-        SimplexOptimizerOptions opt = options_.simplex_optimizer;
-        opt.seed = opt_seed;
-        opt.best_points = pareto_x();
-        const SimplexOptimizerResult r = maximize_on_simplex(acquisition, *simplex_, opt);
-        if (!std::isfinite(r.value))
-          return std::nullopt;
-        return r.x;
-      }
-      BoxOptimizerOptions opt = options_.box_optimizer;
-      opt.seed = opt_seed;
-      const BoxOptimizerResult r = maximize_in_box(acquisition, *space_, opt);
-      if (!std::isfinite(r.value))
-        return std::nullopt;
-      return Eigen::Map<const Eigen::VectorXd>(r.setting.data(),
-                                               static_cast<Eigen::Index>(r.setting.size()));
+      return domain_.maximize(acquisition, options_.acquisition_optimizer, opt_seed, pareto_x());
     } catch (const numerical_error&) {
       return std::nullopt;
     }
@@ -531,11 +429,9 @@ class MultiObjectiveSearch {
     return out;
   }
 
-  std::optional<Simplex> simplex_;
-  std::optional<SearchSpace> space_;
-  MultiObjectiveSearchOptions options_;
+  Domain domain_;
+  Options options_;
   Eigen::VectorXd ref_point_;
-  Eigen::Index dim_ = 0;
   Eigen::Index num_initial_ = 0;
   std::uint64_t design_seed_ = 0;
   Eigen::MatrixXd design_;
@@ -543,7 +439,6 @@ class MultiObjectiveSearch {
   std::vector<Eigen::VectorXd> observed_y_;
   std::vector<Eigen::VectorXd> failed_;
   std::vector<Eigen::VectorXd> pending_;
-  SuggestTimings timings_;
 };
 
 }  // namespace bomf

@@ -38,6 +38,7 @@
 
 #include <Eigen/Core>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -131,6 +132,23 @@ struct NormalizationOptions {
     return {};
   }
 
+  /// The settings as JSON (for the fusion search's settings record).
+  [[nodiscard]] nlohmann::json to_json() const {
+    const auto list = [](const std::vector<std::optional<double>>& values) {
+      nlohmann::json a = nlohmann::json::array();
+      for (const auto& v : values) {
+        a.push_back(v ? nlohmann::json(*v) : nlohmann::json(nullptr));
+      }
+      return a;
+    };
+    return {{"anchor", to_string(anchor)},
+            {"anchor_grid", anchor_grid},
+            {"metric_range", metric_range},
+            {"loss_range", loss_range},
+            {"anchor_overrides", list(anchor_overrides)},
+            {"range_overrides", list(range_overrides)}};
+  }
+
   /// True when every objective's anchor is overridden (member values are then not needed).
   [[nodiscard]] bool all_anchors_overridden(int num_objectives) const {
     if (static_cast<int>(anchor_overrides.size()) != num_objectives)
@@ -166,10 +184,7 @@ class Normalization {
     for (int j = 0; j < m; ++j) {
       detail::require(std::isfinite(range_(j)) && range_(j) > 0.0, where, "range of objective '",
                       objectives.name(j), "' is ", range_(j), ", expected a finite value > 0");
-      sign_(j) = j == 0 || objectives.metrics[static_cast<std::size_t>(j - 1)].direction ==
-                               Direction::minimize
-                     ? -1.0
-                     : 1.0;
+      sign_(j) = objectives.direction(j) == Direction::minimize ? -1.0 : 1.0;
     }
   }
 
@@ -190,9 +205,7 @@ class Normalization {
     Eigen::VectorXd anchor(m);
     Eigen::VectorXd range(m);
     for (int j = 0; j < m; ++j) {
-      const bool higher_better =
-          j > 0 &&
-          objectives.metrics[static_cast<std::size_t>(j - 1)].direction == Direction::maximize;
+      const bool higher_better = objectives.direction(j) == Direction::maximize;
       range(j) = j == 0 ? options.loss_range : options.metric_range;
       if (!options.range_overrides.empty() && options.range_overrides[static_cast<std::size_t>(j)])
         range(j) = *options.range_overrides[static_cast<std::size_t>(j)];

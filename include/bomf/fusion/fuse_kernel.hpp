@@ -4,28 +4,9 @@
 
 #include <cstddef>
 
+#include "bomf/fusion/dtype.hpp"
+
 namespace bomf {
-
-/// Floating storage types the fusion kernels read and write.
-enum class FusionDtype {
-  f32,   ///< IEEE binary32
-  bf16,  ///< bfloat16 (the top half of a binary32)
-  f16,   ///< IEEE binary16
-  f64,   ///< IEEE binary64 (accumulated in double)
-};
-
-/// Bytes per element of `dtype`.
-[[nodiscard]] constexpr std::size_t fusion_dtype_size(FusionDtype dtype) noexcept {
-  return dtype == FusionDtype::f32 ? 4 : dtype == FusionDtype::f64 ? 8 : 2;
-}
-
-/// Name of `dtype` for messages ("f32", "bf16", ...).
-[[nodiscard]] constexpr const char* fusion_dtype_name(FusionDtype dtype) noexcept {
-  return dtype == FusionDtype::f32    ? "f32"
-         : dtype == FusionDtype::bf16 ? "bf16"
-         : dtype == FusionDtype::f16  ? "f16"
-                                      : "f64";
-}
 
 /// Computes `out[j] = Σ_i coeffs[i] · members[i][j]` for `j < count`: the fused weights
 /// w(δ) = Σ_i δ_i w_i of BOMF (Jang et al., NeurIPS 2024, eq. 3) on one flat buffer.

@@ -12,6 +12,7 @@
 #include <optional>
 #include <random>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "bomf/core/checks.hpp"
@@ -52,6 +53,34 @@ struct GpFitOptions {
   /// Threads for `fit_model_list_gp`, which fits its outcomes' GPs independently (≥ 1; one
   /// outcome per thread at a time). The fitted models are bit-identical whatever the number.
   int num_threads = 1;
+
+  /// Empty when valid, else the first invalid field, its value and what is expected (the
+  /// priors' own checks included). The input transform's dimension is checked against the data
+  /// by fit_gp.
+  [[nodiscard]] std::string validate() const {
+    if (num_starts < 1)
+      return detail::concat("num_starts is ", num_starts, ", expected ≥ 1");
+    if (max_iterations < 1)
+      return detail::concat("max_iterations is ", max_iterations, ", expected ≥ 1");
+    if (!(std::isfinite(gradient_tolerance) && gradient_tolerance >= 0.0))
+      return detail::concat("gradient_tolerance is ", gradient_tolerance,
+                            ", expected finite and ≥ 0");
+    if (!(std::isfinite(relative_tolerance) && relative_tolerance >= 0.0))
+      return detail::concat("relative_tolerance is ", relative_tolerance,
+                            ", expected finite and ≥ 0");
+    if (num_threads < 1)
+      return detail::concat("num_threads is ", num_threads, ", expected ≥ 1");
+    if (fixed_noise && !(std::isfinite(*fixed_noise) && *fixed_noise >= 0.0))
+      return detail::concat("fixed_noise is ", *fixed_noise, ", expected finite and ≥ 0");
+    if (priors) {
+      try {
+        priors->validate("priors");
+      } catch (const std::exception& e) {
+        return e.what();
+      }
+    }
+    return {};
+  }
 };
 
 /// What `fit_gp` did.
@@ -126,16 +155,8 @@ ExactGP<Kernel> fit_gp(const Eigen::Ref<const Eigen::MatrixXd>& train_x,
   detail::require_shape(train_y, train_x.rows(), 1, where, "train_y");
   detail::require_finite(train_x, where, "train_x");
   detail::require_finite(train_y, where, "train_y");
-  detail::require(options.num_starts >= 1, where, "options.num_starts is ", options.num_starts,
-                  ", expected ≥ 1");
-  detail::require(options.max_iterations >= 1, where, "options.max_iterations is ",
-                  options.max_iterations, ", expected ≥ 1");
-  detail::require(std::isfinite(options.gradient_tolerance) && options.gradient_tolerance >= 0.0,
-                  where, "options.gradient_tolerance is ", options.gradient_tolerance,
-                  ", expected finite and ≥ 0");
-  detail::require(std::isfinite(options.relative_tolerance) && options.relative_tolerance >= 0.0,
-                  where, "options.relative_tolerance is ", options.relative_tolerance,
-                  ", expected finite and ≥ 0");
+  const std::string invalid = options.validate();
+  detail::require(invalid.empty(), where, "invalid options: ", invalid);
   detail::require(
       options.input_transform.is_identity() || options.input_transform.dim() == train_x.cols(),
       where, "input transform has dimension ", options.input_transform.dim(), ", 'train_x' has ",
@@ -148,11 +169,8 @@ ExactGP<Kernel> fit_gp(const Eigen::Ref<const Eigen::MatrixXd>& train_x,
   const OutcomeStandardization outcome = options.standardize ? OutcomeStandardization::fit(train_y)
                                                              : OutcomeStandardization::identity();
   std::optional<double> fixed_noise;
-  if (options.fixed_noise) {
-    detail::require(std::isfinite(*options.fixed_noise) && *options.fixed_noise >= 0.0, where,
-                    "options.fixed_noise is ", *options.fixed_noise, ", expected finite and ≥ 0");
+  if (options.fixed_noise)
     fixed_noise = *options.fixed_noise / (outcome.std * outcome.std);
-  }
   const Eigen::MatrixXd x_unit = options.input_transform.apply(train_x);
   const Eigen::VectorXd y_std = (train_y.array() - outcome.mean) / outcome.std;
   const MarginalLogLikelihood<Kernel> mll(x_unit, y_std, priors, fixed_noise);

@@ -1,154 +1,22 @@
-// bomf/drivers/detail/fusion_search_impl.hpp — definitions of bomf/drivers/fusion_search.hpp
-// (included at its end; not a public header).
+// bomf/drivers/detail/fusion_search_impl.hpp — definitions of bomf/drivers/fusion_search.hpp:
+// the ask/tell state machine, replay, the normalization, blind searches and `solve` (included at
+// its end; not a public header). Options and the settings record: fusion_options_impl.hpp;
+// the Pareto set and selection: fusion_selection_impl.hpp; summaries: fusion_summary_impl.hpp.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
-#include <iomanip>
 #include <limits>
 #include <set>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "bomf/drivers/detail/settings_json.hpp"
+#include "bomf/drivers/detail/points.hpp"
+#include "bomf/drivers/detail/stopwatch.hpp"
 
 namespace bomf {
-
-namespace detail {
-
-/// Empty when `s` is a valid selection for K metrics, else the problem.
-inline std::string validate_selection(const FusionSelection& s, int num_metrics) {
-  if (s.rule == FusionSelectionRule::best_metric && (s.metric < 0 || s.metric >= num_metrics))
-    return concat("metric is ", s.metric, ", expected an index in [0, ", num_metrics, ")");
-  if (s.rule == FusionSelectionRule::weighted_sum) {
-    if (s.weights.size() != 1 + num_metrics)
-      return concat("weights has ", s.weights.size(), " entries, expected ", 1 + num_metrics,
-                    " (the loss, then one per metric)");
-    if (!s.weights.allFinite() || (s.weights.array() < 0.0).any() || !(s.weights.sum() > 0.0))
-      return "weights must be finite, >= 0 and not all 0";
-  }
-  return {};
-}
-
-inline const char* selection_name(const FusionSelection& s) {
-  switch (s.rule) {
-    case FusionSelectionRule::best_metric_sum:
-      return "best observed sum of normalized metrics";
-    case FusionSelectionRule::posterior_metric_sum:
-      return "best posterior-mean sum of normalized metrics";
-    case FusionSelectionRule::lowest_loss:
-      return "lowest loss";
-    case FusionSelectionRule::best_metric:
-      return "best single metric";
-    case FusionSelectionRule::weighted_sum:
-      return "weighted sum of normalized objectives";
-  }
-  return "unknown";
-}
-
-inline std::string format_vector(const Eigen::Ref<const Eigen::VectorXd>& v, int precision = 4) {
-  std::ostringstream out;
-  out << std::setprecision(precision) << "[";
-  for (Eigen::Index i = 0; i < v.size(); ++i) {
-    out << (i == 0 ? "" : ", ") << v(i);
-  }
-  out << "]";
-  return out.str();
-}
-
-inline nlohmann::json optional_list_json(const std::vector<std::optional<double>>& list) {
-  nlohmann::json a = nlohmann::json::array();
-  for (const auto& v : list) {
-    a.push_back(v ? nlohmann::json(*v) : nlohmann::json(nullptr));
-  }
-  return a;
-}
-
-}  // namespace detail
-
-inline std::string FusionSearchOptions::validate(int num_members,
-                                                 const FusionObjectives& objectives) const {
-  const int m = objectives.size();
-  const int num_metrics = m - 1;
-  if (num_members < 2)
-    return detail::concat("the problem has ", num_members, " members, expected at least 2");
-  if (num_metrics < 1)
-    return "the problem declares no metric, expected at least one besides the loss";
-  if (m > detail::kQnehviMaxM)
-    return detail::concat("the problem has ", m, " objectives (the loss and ", num_metrics,
-                          " metrics), expected at most ", detail::kQnehviMaxM,
-                          " (the limit of qLogNEHVI)");
-  if (num_initial < -1)
-    return detail::concat("num_initial is ", num_initial, ", expected >= 0 or -1 (= N)");
-  if (num_iterations < -1)
-    return detail::concat("num_iterations is ", num_iterations, ", expected >= 0 or -1 (= 5N)");
-  if (max_failures < 0)
-    return detail::concat("max_failures is ", max_failures, ", expected >= 0");
-  if (blind_search.patience < 0)
-    return detail::concat("blind_search.patience is ", blind_search.patience, ", expected >= 0");
-  for (const auto* b : {&lower_bounds, &upper_bounds}) {
-    const char* name = b == &lower_bounds ? "lower_bounds" : "upper_bounds";
-    if (b->size() != 0 && b->size() != num_members)
-      return detail::concat(name, " has ", b->size(), " entries, expected 0 or N = ", num_members);
-    if (!b->allFinite())
-      return detail::concat(name, " has a non-finite entry");
-  }
-  if (lower_bounds.size() > 0 || upper_bounds.size() > 0) {
-    const Eigen::VectorXd lo =
-        lower_bounds.size() > 0 ? lower_bounds : Eigen::VectorXd::Zero(num_members);
-    const Eigen::VectorXd up =
-        upper_bounds.size() > 0 ? upper_bounds : Eigen::VectorXd::Ones(num_members);
-    for (int i = 0; i < num_members; ++i) {
-      if (lo(i) < 0.0)
-        return detail::concat("lower_bounds[", i, "] is ", lo(i), ", expected >= 0");
-      if (lo(i) > up(i))
-        return detail::concat("lower_bounds[", i, "] = ", lo(i), " exceeds upper_bounds[", i,
-                              "] = ", up(i));
-    }
-    if (lo.sum() > 1.0 + 1e-12)
-      return detail::concat("lower_bounds sum to ", lo.sum(),
-                            ", expected a sum <= 1 (no δ on the simplex satisfies them)");
-    if (up.cwiseMin(1.0).sum() < 1.0 - 1e-12)
-      return detail::concat("upper_bounds (clipped to 1) sum to ", up.cwiseMin(1.0).sum(),
-                            ", expected a sum >= 1 (no δ on the simplex satisfies them)");
-    if (lo.sum() >= 1.0 - 1e-12 || up.cwiseMin(1.0).sum() <= 1.0 + 1e-12)
-      return detail::concat(
-          lo.sum() >= 1.0 - 1e-12 ? "lower_bounds" : "upper_bounds (clipped to 1)",
-          " sum to 1, so they leave a single feasible δ and nothing to search; "
-          "expected lower_bounds summing to < 1 and upper_bounds to > 1 (to "
-          "fuse with fixed coefficients, use a FusionEvaluator)");
-  }
-  if (member_values.size() > 0) {
-    if (member_values.rows() != num_members || member_values.cols() != m)
-      return detail::concat("member_values has shape ", member_values.rows(), "×",
-                            member_values.cols(), ", expected ", num_members, "×", m,
-                            " (one row per member: the loss, then one column per metric)");
-    bool any = false;
-    for (int i = 0; i < num_members; ++i) {
-      any = any || member_values.row(i).allFinite();
-    }
-    if (!any && !normalization.all_anchors_overridden(m))
-      return "member_values has no row of finite values, so the normalization has no anchor";
-  }
-  const std::string norm = normalization.validate(m);
-  if (!norm.empty())
-    return "normalization." + norm;
-  const std::string sel = detail::validate_selection(selection, num_metrics);
-  if (!sel.empty())
-    return "selection." + sel;
-  MultiObjectiveSearchOptions engine;
-  engine.fit = fit;
-  engine.acquisition = acquisition;
-  engine.simplex_optimizer = optimizer;
-  const Simplex simplex(num_members);
-  std::string e = engine.validate(&simplex);
-  if (e.rfind("simplex_optimizer.", 0) == 0)
-    e = "optimizer." + e.substr(std::string("simplex_optimizer.").size());
-  return e;
-}
 
 inline FusionSearch::FusionSearch(int num_members, FusionObjectives objectives,
                                   FusionSearchOptions options, std::string fingerprint) {
@@ -204,14 +72,14 @@ inline void FusionSearch::initialize(FusionSearchOptions options) {
     first_with_vertex_.push_back(first);
   }
 
-  member_state_.assign(static_cast<std::size_t>(num_members_), 0);
+  member_state_.assign(static_cast<std::size_t>(num_members_), MemberState::to_evaluate);
   member_values_ =
       Eigen::MatrixXd::Constant(num_members_, m, std::numeric_limits<double>::quiet_NaN());
   if (options_.member_values.size() > 0) {
     member_values_ = options_.member_values;
-    std::fill(member_state_.begin(), member_state_.end(), 2);
+    std::fill(member_state_.begin(), member_state_.end(), MemberState::done);
   } else if (options_.normalization.all_anchors_overridden(m)) {
-    std::fill(member_state_.begin(), member_state_.end(), 2);
+    std::fill(member_state_.begin(), member_state_.end(), MemberState::done);
   } else {
     members_needed_ = true;
   }
@@ -221,112 +89,25 @@ inline void FusionSearch::initialize(FusionSearchOptions options) {
     set_normalization();
 
   check_settings_record();
+  const std::string torn =
+      SearchSummary::torn_line_warning(ledger_->path(), ledger_->journal().recovered_torn_bytes());
+  if (!torn.empty())
+    warnings_.push_back(torn);
   for (const FusionRecord& record : ledger_->records()) {
-    if (record.source == "member" || record.source == "search")
-      apply(record, /*replayed=*/true);
+    if (record.source == FusionRecord::search_source)
+      apply(detail::record_view(record, objectives_), /*replayed=*/true);
   }
 }
 
-inline std::unique_ptr<MultiObjectiveSearch<Matern52Kernel>> FusionSearch::make_engine() const {
-  MultiObjectiveSearchOptions engine;
+inline std::unique_ptr<FusionSearch::Engine> FusionSearch::make_engine() const {
+  MultiObjectiveSearchOptions<SimplexDomain> engine;
   engine.num_initial = options_.num_initial;
   engine.seed = options_.seed;
-  engine.fit = options_.fit;
+  engine.gp = options_.gp;
   engine.acquisition = options_.acquisition;
-  engine.simplex_optimizer = options_.optimizer;
-  return std::make_unique<MultiObjectiveSearch<Matern52Kernel>>(
-      simplex_, Eigen::VectorXd::Zero(objectives_.size()), std::move(engine));
-}
-
-inline nlohmann::json FusionSearch::settings_json() const {
-  nlohmann::json s;
-  s["kind"] = "fusion_search_settings";
-  s["seed"] = options_.seed;
-  s["num_initial"] = options_.num_initial;
-  s["lower_bounds"] = detail::json_from_vector(simplex_.lower());
-  s["upper_bounds"] = detail::json_from_vector(simplex_.upper());
-  nlohmann::json members = nullptr;
-  if (options_.member_values.size() > 0) {
-    members = nlohmann::json::array();
-    for (Eigen::Index i = 0; i < options_.member_values.rows(); ++i) {
-      members.push_back(detail::json_from_vector(options_.member_values.row(i).transpose()));
-    }
-  }
-  s["member_values"] = members;
-  const NormalizationOptions& n = options_.normalization;
-  s["normalization"] = {{"anchor", to_string(n.anchor)},
-                        {"anchor_grid", n.anchor_grid},
-                        {"metric_range", n.metric_range},
-                        {"loss_range", n.loss_range},
-                        {"anchor_overrides", detail::optional_list_json(n.anchor_overrides)},
-                        {"range_overrides", detail::optional_list_json(n.range_overrides)}};
-  s["blind_search"] = {{"patience", options_.blind_search.patience},
-                       {"move_reference_point", options_.blind_search.move_reference_point}};
-  const GpFitOptions& f = options_.fit;
-  s["surrogate"] = {{"kernel", Matern52Kernel::name},
-                    {"priors", f.priors ? "custom" : "botorch_legacy"},
-                    {"num_starts", f.num_starts},
-                    {"max_iterations", f.max_iterations},
-                    {"standardize", f.standardize},
-                    {"fixed_noise", f.fixed_noise ? nlohmann::json(*f.fixed_noise) : nullptr}};
-  const QLogNehviOptions& a = options_.acquisition;
-  s["acquisition"] = {{"num_samples", a.num_samples},
-                      {"tau_relu", a.tau_relu},
-                      {"tau_max", a.tau_max},
-                      {"prune_baseline", a.prune_baseline},
-                      {"prune_num_samples", a.prune_num_samples},
-                      {"prune_max_frac", a.prune_max_frac}};
-  const SimplexOptimizerOptions& o = options_.optimizer;
-  s["optimizer"] = {{"raw_samples", o.raw_samples},
-                    {"num_restarts", o.num_restarts},
-                    {"eta", o.eta},
-                    {"include_vertices", o.include_vertices},
-                    {"include_barycentre", o.include_barycentre},
-                    {"num_near_best", o.num_near_best},
-                    {"near_best_sigma", o.near_best_sigma},
-                    {"num_face_points", o.num_face_points},
-                    {"refiner", static_cast<int>(o.refiner)},
-                    {"refine_max_iterations", o.refine.max_iterations},
-                    {"refine_max_evaluations", o.refine.max_evaluations}};
-  // Added after the first journal format (a journal without it is still accepted): the full
-  // priors and the tolerances, which also shape the proposals.
-  const SimplexRefineOptions& r = o.refine;
-  s["surrogate_and_refine"] = {
-      {"priors", detail::gp_priors_json(f.priors ? *f.priors : GpPriors::botorch_legacy())},
-      {"gradient_tolerance", f.gradient_tolerance},
-      {"relative_tolerance", f.relative_tolerance},
-      {"refine",
-       {{"gradient_tolerance", r.gradient_tolerance},
-        {"value_tolerance", r.value_tolerance},
-        {"patience", r.patience},
-        {"nonmonotone_memory", r.nonmonotone_memory},
-        {"armijo", r.armijo},
-        {"min_step", r.min_step},
-        {"max_step", r.max_step},
-        {"lbfgs_memory", r.lbfgs_memory},
-        {"max_line_search", r.max_line_search}}}};
-  return s;
-}
-
-inline void FusionSearch::check_settings_record() {
-  const nlohmann::json expected = settings_json();
-  for (const nlohmann::json& line : ledger_->journal().records()) {
-    if (line.value("kind", std::string()) != "fusion_search_settings")
-      continue;
-    for (auto it = expected.begin(); it != expected.end(); ++it) {
-      const auto found = line.find(it.key());
-      if (found == line.end() && it.key() == "surrogate_and_refine")
-        continue;  // written by a version that did not record it
-      const std::string in_file = found == line.end() ? "missing" : found->dump();
-      detail::require(found != line.end() && *found == it.value(), "bomf::FusionSearch",
-                      "journal '", ledger_->path(),
-                      "' was written by a fusion search with other settings: '", it.key(), "' is ",
-                      in_file, " in the journal, ", it.value().dump(),
-                      " for this run (use another journal file, or the same settings)");
-    }
-    return;
-  }
-  ledger_->journal().append(expected);
+  engine.acquisition_optimizer = options_.acquisition_optimizer;
+  return std::make_unique<Engine>(simplex_, Eigen::VectorXd::Zero(objectives_.size()),
+                                  std::move(engine));
 }
 
 inline int FusionSearch::member_index(const Eigen::Ref<const Eigen::VectorXd>& delta) const {
@@ -337,24 +118,29 @@ inline int FusionSearch::member_index(const Eigen::Ref<const Eigen::VectorXd>& d
   return -1;
 }
 
-inline void FusionSearch::set_member_state(int i, int state) {
+inline void FusionSearch::set_member_state(int i, MemberState state) {
   for (int k = 0; k < num_members_; ++k) {
     if (first_with_vertex_[static_cast<std::size_t>(k)] == i)
       member_state_[static_cast<std::size_t>(k)] = state;
   }
 }
 
+inline bool FusionSearch::all_members_done() const {
+  return std::all_of(member_state_.begin(), member_state_.end(),
+                     [](MemberState s) { return s == MemberState::done; });
+}
+
+inline int FusionSearch::search_pending() const {
+  return static_cast<int>(std::count_if(pending_.begin(), pending_.end(), [](const Pending& p) {
+    return p.kind != ProposalKind::member;
+  }));
+}
+
 inline int FusionSearch::remaining() const {
-  int left = 0;
-  int search_pending = 0;
-  for (const Pending& p : pending_) {
-    search_pending += p.phase == FusionPhase::member ? 0 : 1;
-  }
-  for (const int state : member_state_) {
-    left += state == 0 ? 1 : 0;
-  }
+  const int members_left = static_cast<int>(
+      std::count(member_state_.begin(), member_state_.end(), MemberState::to_evaluate));
   const int total = options_.num_initial + options_.num_iterations;
-  return left + std::max(0, total - search_consumed_ - search_pending);
+  return members_left + std::max(0, total - search_consumed_ - search_pending());
 }
 
 inline std::vector<Eigen::VectorXd> FusionSearch::pending() const {
@@ -388,41 +174,31 @@ inline std::vector<Eigen::VectorXd> FusionSearch::suggest(int q) {
   std::vector<Eigen::VectorXd> out;
   if (members_needed_) {
     for (int i = 0; i < num_members_ && static_cast<int>(out.size()) < q; ++i) {
-      if (member_state_[static_cast<std::size_t>(i)] != 0)
+      if (member_state_[static_cast<std::size_t>(i)] != MemberState::to_evaluate)
         continue;
-      set_member_state(i, 1);
+      set_member_state(i, MemberState::pending);
       Pending p;
       p.delta = vertices_[static_cast<std::size_t>(i)];
-      p.phase = FusionPhase::member;
+      p.kind = ProposalKind::member;
       pending_.push_back(p);
       out.push_back(p.delta);
     }
   }
-  int search_pending = 0;
-  for (const Pending& p : pending_) {
-    search_pending += p.phase == FusionPhase::member ? 0 : 1;
-  }
   const int budget =
-      options_.num_initial + options_.num_iterations - search_consumed_ - search_pending;
+      options_.num_initial + options_.num_iterations - search_consumed_ - search_pending();
   Eigen::Index k = std::min<Eigen::Index>(q - static_cast<int>(out.size()), budget);
   if (!normalization_)
     k = std::min(k, engine_->design_points_remaining());
   if (k <= 0)
     return out;
-  const std::vector<Eigen::VectorXd> xs = engine_->suggest(static_cast<int>(k));
-  const SuggestTimings& timings = engine_->last_timings();
-  bool fit_charged = false;
-  for (std::size_t j = 0; j < xs.size(); ++j) {
+  for (Proposal& proposal : engine_->suggest(static_cast<int>(k))) {
     Pending p;
-    p.delta = xs[j];
-    p.phase = engine_->is_design_point(xs[j]) ? FusionPhase::initial : FusionPhase::bayesian;
-    if (p.phase == FusionPhase::bayesian && !fit_charged) {
-      p.fit_seconds = timings.fit_seconds;
-      fit_charged = true;
-    }
-    p.acquisition_seconds = timings.candidate_acquisition_seconds[j];
-    pending_.push_back(p);
+    p.delta = std::move(proposal.point);
+    p.kind = proposal.kind;
+    p.fit_seconds = proposal.fit_seconds;
+    p.acquisition_seconds = proposal.acquisition_seconds;
     out.push_back(p.delta);
+    pending_.push_back(std::move(p));
   }
   return out;
 }
@@ -442,7 +218,9 @@ inline void FusionSearch::observe_failure(const Eigen::Ref<const Eigen::VectorXd
   FusionRecord record;
   record.delta = delta;
   record.ok = false;
-  record.error = reason.empty() ? std::string("failed (no reason given)") : std::move(reason);
+  record.error = std::move(reason);
+  record.evaluation.metrics = Eigen::VectorXd::Constant(objectives_.num_metrics(),
+                                                        std::numeric_limits<double>::quiet_NaN());
   record.seconds = evaluation_seconds;
   observe(std::move(record));
 }
@@ -454,51 +232,61 @@ inline void FusionSearch::observe(FusionRecord record) {
   detail::require(simplex_.contains(record.delta, 1e-9), where,
                   "δ = ", detail::format_vector(record.delta, 17),
                   " is not in the feasible set (bounds exact, entries summing to 1 within 1e-9)");
-  const auto num_metrics = static_cast<Eigen::Index>(objectives_.metrics.size());
-  // A wrong metric count is journaled (failed, values kept) before it is thrown.
-  const std::string violation = detail::mark_metric_count_violation(record, objectives_);
-  if (record.ok) {
-    record.error = detail::non_finite_reason(record.evaluation, objectives_);
-    record.ok = record.error.empty();
-  } else if (violation.empty() && record.evaluation.metrics.size() != num_metrics) {
-    record.evaluation.metrics =
-        Eigen::VectorXd::Constant(num_metrics, std::numeric_limits<double>::quiet_NaN());
-  }
-  const int i = member_index(record.delta);
-  const bool member = members_needed_ && i >= 0 && member_state_[static_cast<std::size_t>(i)] != 2;
-  record.source = member ? "member" : "search";
-  auto it = std::find_if(pending_.begin(), pending_.end(), [&](const Pending& p) {
-    return (p.phase == FusionPhase::member) == member && detail::same_point(p.delta, record.delta);
+  // Where δ came from: its pending suggestion, else a member still to evaluate, else external.
+  const auto it = std::find_if(pending_.begin(), pending_.end(), [&](const Pending& p) {
+    return detail::same_point(p.delta, record.delta);
   });
+  const int i = member_index(record.delta);
   if (it != pending_.end()) {
+    record.proposal = it->kind;
     record.fit_seconds = it->fit_seconds;
     record.acquisition_seconds = it->acquisition_seconds;
   } else {
+    const bool member = members_needed_ && i >= 0 &&
+                        member_state_[static_cast<std::size_t>(i)] != MemberState::done;
+    record.proposal = member ? ProposalKind::member : ProposalKind::external;
     record.fit_seconds = 0.0;
     record.acquisition_seconds = 0.0;
   }
+  record.source = FusionRecord::search_source;
+  // Canonical before the ledger sees it, so a contract violation is thrown here, after apply.
+  const std::string violation = detail::canonicalize_record(record, objectives_);
   ledger_->append(record);  // durable before anything else happens
   if (it != pending_.end())
     pending_.erase(it);
-  apply(record, /*replayed=*/false);
-  if (!violation.empty()) {
+  apply(detail::record_view(std::move(record), objectives_), /*replayed=*/false);
+  if (!violation.empty())
     detail::throw_metric_count_violation(where, violation);
-  }
   check_failures(where);
 }
 
-inline void FusionSearch::apply(const FusionRecord& journaled, bool replayed) {
-  // A failed record may hold the values of an evaluation that broke the metric count (kept in
-  // the journal); the search sees NaN metrics of the declared count.
-  FusionRecord record = journaled;
-  if (!record.ok &&
-      record.evaluation.metrics.size() != static_cast<Eigen::Index>(objectives_.metrics.size())) {
-    record.evaluation.metrics =
-        Eigen::VectorXd::Constant(static_cast<Eigen::Index>(objectives_.metrics.size()),
-                                  std::numeric_limits<double>::quiet_NaN());
+inline void FusionSearch::update_best(FusionIteration& row, const FusionRecord& record) const {
+  const int num_metrics = objectives_.num_metrics();
+  if (trace_.empty()) {
+    row.best_loss = std::numeric_limits<double>::quiet_NaN();
+    row.best_metrics =
+        Eigen::VectorXd::Constant(num_metrics, std::numeric_limits<double>::quiet_NaN());
+  } else {
+    row.best_loss = trace_.back().best_loss;
+    row.best_metrics = trace_.back().best_metrics;
   }
+  if (!record.ok)
+    return;
+  if (std::isnan(row.best_loss) || record.evaluation.loss < row.best_loss)
+    row.best_loss = record.evaluation.loss;
+  for (int k = 0; k < num_metrics; ++k) {
+    const double v = record.evaluation.metrics(k);
+    double& best = row.best_metrics(k);
+    const bool higher = objectives_.direction(k + 1) == Direction::maximize;
+    if (std::isnan(best) || (higher ? v > best : v < best))
+      best = v;
+  }
+}
+
+inline void FusionSearch::apply(const FusionRecord& record, bool replayed) {
   FusionIteration row;
   row.index = static_cast<int>(trace_.size());
+  row.proposal = record.proposal;
   row.delta = record.delta;
   row.ok = record.ok;
   row.error = record.error;
@@ -508,66 +296,39 @@ inline void FusionSearch::apply(const FusionRecord& journaled, bool replayed) {
   row.fit_seconds = record.fit_seconds;
   row.acquisition_seconds = record.acquisition_seconds;
   row.evaluation_seconds = record.reused ? 0.0 : record.seconds;
-
-  // Running bests (natural units, each objective in its own direction).
-  const int num_metrics = static_cast<int>(objectives_.metrics.size());
-  if (trace_.empty()) {
-    row.best_loss = std::numeric_limits<double>::quiet_NaN();
-    row.best_metrics =
-        Eigen::VectorXd::Constant(num_metrics, std::numeric_limits<double>::quiet_NaN());
-  } else {
-    row.best_loss = trace_.back().best_loss;
-    row.best_metrics = trace_.back().best_metrics;
-  }
-  if (record.ok) {
-    if (std::isnan(row.best_loss) || record.evaluation.loss < row.best_loss)
-      row.best_loss = record.evaluation.loss;
-    for (int k = 0; k < num_metrics; ++k) {
-      const double v = record.evaluation.metrics(k);
-      double& best = row.best_metrics(k);
-      const bool higher =
-          objectives_.metrics[static_cast<std::size_t>(k)].direction == Direction::maximize;
-      if (std::isnan(best) || (higher ? v > best : v < best))
-        best = v;
-    }
-  }
+  update_best(row, record);
 
   const int i = member_index(record.delta);
-  const bool member = record.source == "member" && members_needed_ && i >= 0 &&
-                      member_state_[static_cast<std::size_t>(i)] != 2;
-  FusionRecord stored = record;
-  stored.source = member ? "member" : "search";
-  records_.push_back(stored);
+  const bool member = record.proposal == ProposalKind::member && members_needed_ && i >= 0 &&
+                      member_state_[static_cast<std::size_t>(i)] != MemberState::done;
+  if (!member && record.proposal == ProposalKind::member)
+    row.proposal = ProposalKind::external;  // a vertex evaluated again: an ordinary point
+  records_.push_back(record);
+  records_.back().proposal = row.proposal;
+  trace_.push_back(row);
   if (!record.ok)
     ++num_failures_;
   if (member) {
-    row.phase = FusionPhase::member;
-    set_member_state(i, 2);
+    set_member_state(i, MemberState::done);
     if (record.ok) {
       for (int k = 0; k < num_members_; ++k) {
         if (first_with_vertex_[static_cast<std::size_t>(k)] == i)
           member_values_.row(k) = natural_values(record.evaluation).transpose();
       }
     }
-    member_order_.push_back(row.index);
-    trace_.push_back(row);
-    const bool all_done =
-        std::all_of(member_state_.begin(), member_state_.end(), [](int s) { return s == 2; });
-    if (all_done && replayed && !any_member_succeeded() && !anchors_without_members()) {
+    member_rows_.push_back(row.index);
+    if (all_members_done() && replayed && !any_member_succeeded() && !anchors_without_members()) {
       // The run that wrote this journal stopped here (every member failed, so the
       // normalization had no anchor): this resume evaluates the members again.
-      std::fill(member_state_.begin(), member_state_.end(), 0);
-      member_order_.clear();
-    } else if (all_done) {
+      std::fill(member_state_.begin(), member_state_.end(), MemberState::to_evaluate);
+      member_rows_.clear();
+    } else if (all_members_done()) {
       set_normalization();
     }
   } else {
-    row.phase =
-        engine_->is_design_point(record.delta) ? FusionPhase::initial : FusionPhase::bayesian;
     ++search_consumed_;
-    trace_.push_back(row);
     if (normalization_) {
-      feed_engine(stored, row.index);
+      feed_engine(row.index);
     } else {
       buffered_.push_back(row.index);
       // Keep it out of the design until it can be observed (pending order = record order, the
@@ -579,6 +340,57 @@ inline void FusionSearch::apply(const FusionRecord& journaled, bool replayed) {
   trace_.back().hypervolume =
       normalization_ ? engine_->hypervolume() : std::numeric_limits<double>::quiet_NaN();
   check_blind();
+}
+
+inline bool FusionSearch::any_member_succeeded() const {
+  for (Eigen::Index i = 0; i < member_values_.rows(); ++i) {
+    if (member_values_.row(i).allFinite())
+      return true;
+  }
+  return false;
+}
+
+inline bool FusionSearch::anchors_without_members() const {
+  return options_.member_values.size() == 0 &&
+         options_.normalization.all_anchors_overridden(objectives_.size());
+}
+
+inline void FusionSearch::set_normalization() {
+  if (anchors_without_members()) {
+    normalization_ = Normalization::from_overrides(objectives_, options_.normalization);
+  } else {
+    if (!any_member_succeeded()) {
+      throw evaluation_error(detail::concat(
+          "bomf::FusionSearch: every member evaluation failed, so the normalization has no "
+          "anchor. Fix the cause and run again",
+          ledger_->path().empty() ? ""
+                                  : detail::concat(" on journal '", ledger_->path(),
+                                                   "' (the members are evaluated again)"),
+          ", or supply FusionSearchOptions::member_values or normalization.anchor_overrides"
+          " (with a new journal)"));
+    }
+    normalization_ =
+        Normalization::from_members(objectives_, member_values_, options_.normalization);
+  }
+  if (members_needed_) {
+    for (const int row : member_rows_) {
+      feed_engine(row);
+    }
+  }
+  for (const int row : buffered_) {
+    feed_engine(row);
+  }
+  buffered_.clear();
+}
+
+inline void FusionSearch::feed_engine(int row) {
+  fed_.push_back(row);
+  const FusionRecord& record = records_[static_cast<std::size_t>(row)];
+  if (record.ok) {
+    engine_->observe(record.delta, normalization_->normalize(record.evaluation));
+  } else {
+    engine_->observe_failure(record.delta);
+  }
 }
 
 inline void FusionSearch::check_blind() {
@@ -613,27 +425,28 @@ inline void FusionSearch::check_blind() {
 inline std::string FusionSearch::blind_diagnosis() const {
   const int m = objectives_.size();
   Eigen::VectorXd best = Eigen::VectorXd::Constant(m, -std::numeric_limits<double>::infinity());
-  int ok = 0;
+  bool any = false;
   for (const FusionRecord& r : records_) {
     if (!r.ok)
       continue;
-    ++ok;
+    any = true;
     best = best.cwiseMax(normalization_->normalize(r.evaluation));
   }
   std::string why;
+  const Eigen::VectorXd natural = normalization_->to_natural(best);
   for (int j = 0; j < m; ++j) {
     if (best(j) > 0.0)
       continue;
-    const Eigen::VectorXd natural = normalization_->to_natural(best);
-    why += detail::concat(why.empty() ? "" : "; ", "no evaluation improves '", objectives_.name(j),
-                          "' on the reference (best ",
-                          detail::format_number(ok > 0 ? natural(j)
-                                                       : std::numeric_limits<double>::quiet_NaN()),
-                          ", reference ", detail::format_number(normalization_->anchor()(j)), ")");
+    why += detail::concat(
+        why.empty() ? "" : "; ", "no evaluation improves '", objectives_.name(j),
+        "' on the reference (best ",
+        detail::format_number(any ? natural(j) : std::numeric_limits<double>::quiet_NaN()),
+        ", reference ", detail::format_number(normalization_->anchor()(j)), ")");
   }
   if (why.empty())
-    why = "each objective is improved by some evaluation, but none improves all of them at once "
-          "(the objectives conflict at the reference point)";
+    why =
+        "each objective is improved by some evaluation, but none improves all of them at once "
+        "(the objectives conflict at the reference point)";
   return detail::concat("blind search: the normalized hypervolume is 0 after ", trace_.size(),
                         " evaluations (", search_consumed_,
                         " of the search), so log-qNEHVI has no signal: ", why, ".");
@@ -641,15 +454,14 @@ inline std::string FusionSearch::blind_diagnosis() const {
 
 inline void FusionSearch::move_reference_point() {
   const int m = objectives_.size();
-  std::vector<int> ok_rows;
-  for (std::size_t r = 0; r < records_.size(); ++r) {
-    if (records_[r].ok)
-      ok_rows.push_back(static_cast<int>(r));
+  std::vector<Eigen::VectorXd> rows;
+  for (const FusionRecord& r : records_) {
+    if (r.ok)
+      rows.push_back(natural_values(r.evaluation));
   }
-  Eigen::MatrixXd values(static_cast<Eigen::Index>(ok_rows.size()), m);
-  for (std::size_t i = 0; i < ok_rows.size(); ++i) {
-    values.row(static_cast<Eigen::Index>(i)) =
-        natural_values(records_[static_cast<std::size_t>(ok_rows[i])].evaluation).transpose();
+  Eigen::MatrixXd values(static_cast<Eigen::Index>(rows.size()), m);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    values.row(static_cast<Eigen::Index>(i)) = rows[i].transpose();
   }
   NormalizationOptions moved = options_.normalization;
   moved.anchor = NormalizationAnchor::worst_member;
@@ -666,258 +478,12 @@ inline void FusionSearch::move_reference_point() {
   const std::vector<int> fed = std::move(fed_);
   fed_.clear();
   for (const int row : fed) {
-    feed_engine(records_[static_cast<std::size_t>(row)], row);
+    feed_engine(row);
   }
   for (const Pending& p : pending_) {
-    if (p.phase != FusionPhase::member)
+    if (p.kind != ProposalKind::member)
       engine_->add_pending(p.delta);
   }
-}
-
-inline bool FusionSearch::any_member_succeeded() const {
-  for (Eigen::Index i = 0; i < member_values_.rows(); ++i) {
-    if (member_values_.row(i).allFinite())
-      return true;
-  }
-  return false;
-}
-
-inline bool FusionSearch::anchors_without_members() const {
-  return options_.member_values.size() == 0 &&
-         options_.normalization.all_anchors_overridden(objectives_.size());
-}
-
-inline void FusionSearch::set_normalization() {
-  if (anchors_without_members()) {
-    normalization_ = Normalization::from_overrides(objectives_, options_.normalization);
-  } else {
-    if (!any_member_succeeded()) {
-      throw evaluation_error(detail::concat(
-          "bomf::FusionSearch: every member evaluation failed, so the normalization has no "
-          "anchor. Fix the cause and run again",
-          ledger_->path().empty() ? ""
-                                  : detail::concat(" on journal '", ledger_->path(),
-                                                   "' (the members are evaluated again)"),
-          ", or supply FusionSearchOptions::member_values or normalization.anchor_overrides"
-          " (with a new journal)"));
-    }
-    normalization_ =
-        Normalization::from_members(objectives_, member_values_, options_.normalization);
-  }
-  if (members_needed_) {
-    for (const int row : member_order_) {
-      feed_engine(records_[static_cast<std::size_t>(row)], row);
-    }
-  }
-  for (const int row : buffered_) {
-    feed_engine(records_[static_cast<std::size_t>(row)], row);
-  }
-  buffered_.clear();
-}
-
-inline void FusionSearch::feed_engine(const FusionRecord& record, int row) {
-  fed_.push_back(row);
-  if (record.ok) {
-    engine_->observe(record.delta, normalization_->normalize(record.evaluation));
-  } else {
-    engine_->observe_failure(record.delta);
-  }
-}
-
-inline FusionParetoSet FusionSearch::pareto_set() const {
-  const int m = objectives_.size();
-  FusionParetoSet set;
-  set.deltas.resize(0, num_members_);
-  set.natural.resize(0, m);
-  set.normalized.resize(0, m);
-  if (!normalization_)
-    return set;
-  std::vector<int> ok_rows;
-  for (std::size_t r = 0; r < records_.size(); ++r) {
-    if (records_[r].ok)
-      ok_rows.push_back(static_cast<int>(r));
-  }
-  Eigen::MatrixXd y(static_cast<Eigen::Index>(ok_rows.size()), m);
-  for (std::size_t r = 0; r < ok_rows.size(); ++r) {
-    y.row(static_cast<Eigen::Index>(r)) =
-        normalization_->normalize(records_[static_cast<std::size_t>(ok_rows[r])].evaluation)
-            .transpose();
-  }
-  const std::vector<bool> mask = ok_rows.empty() ? std::vector<bool>() : non_dominated_mask(y);
-  for (std::size_t r = 0; r < ok_rows.size(); ++r) {
-    if (mask[r])
-      set.trace_indices.push_back(ok_rows[r]);
-  }
-  const auto p = static_cast<Eigen::Index>(set.trace_indices.size());
-  set.deltas.resize(p, num_members_);
-  set.natural.resize(p, m);
-  set.normalized.resize(p, m);
-  for (Eigen::Index r = 0; r < p; ++r) {
-    const FusionRecord& rec = records_[static_cast<std::size_t>(set.trace_indices[r])];
-    set.deltas.row(r) = rec.delta.transpose();
-    set.natural.row(r) = natural_values(rec.evaluation).transpose();
-    set.normalized.row(r) = normalization_->normalize(rec.evaluation).transpose();
-  }
-  return set;
-}
-
-inline FusionResult FusionSearch::make_result(int trace_index, const char* method) const {
-  FusionResult result;
-  result.method = method;
-  const FusionRecord& rec = records_[static_cast<std::size_t>(trace_index)];
-  result.delta = rec.delta;
-  result.evaluation = rec.evaluation;
-  result.evaluations = static_cast<int>(trace_.size());
-  for (const FusionIteration& row : trace_) {
-    result.new_evaluations += row.reused ? 0 : 1;
-    result.seconds += row.evaluation_seconds + row.fit_seconds + row.acquisition_seconds;
-  }
-  return result;
-}
-
-inline FusionResult FusionSearch::select(const FusionSelection& selection) const {
-  constexpr const char* where = "bomf::FusionSearch::select";
-  const std::string error =
-      detail::validate_selection(selection, static_cast<int>(objectives_.metrics.size()));
-  detail::require(error.empty(), where, "invalid selection: ", error);
-  const FusionParetoSet set = pareto_set();
-  if (set.trace_indices.empty()) {
-    throw evaluation_error(detail::concat(
-        where, ": nothing to select from (",
-        normalization_ ? "no evaluation succeeded" : "the members have not all been observed yet",
-        ")"));
-  }
-  if (selection.rule == FusionSelectionRule::posterior_metric_sum &&
-      engine_->num_observed() >= 2) {
-    // Every successful evaluation (the first record of each δ), scored by the posterior mean of
-    // the normalized metric sum; ties to the higher observed normalized loss, then the earlier.
-    std::vector<int> rows;
-    std::set<std::vector<double>> seen;
-    for (std::size_t r = 0; r < records_.size(); ++r) {
-      if (records_[r].ok && seen.insert(detail::point_key(records_[r].delta)).second)
-        rows.push_back(static_cast<int>(r));
-    }
-    Eigen::MatrixXd x(static_cast<Eigen::Index>(rows.size()), num_members_);
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      x.row(static_cast<Eigen::Index>(i)) =
-          records_[static_cast<std::size_t>(rows[i])].delta.transpose();
-    }
-    const Eigen::MatrixXd mean = engine_->posterior_means(x);
-    std::size_t best = 0;
-    double best_score = -std::numeric_limits<double>::infinity();
-    double best_loss = -std::numeric_limits<double>::infinity();
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      const auto r = static_cast<Eigen::Index>(i);
-      const double score = mean.row(r).tail(mean.cols() - 1).sum();
-      const double loss =
-          normalization_->normalize(records_[static_cast<std::size_t>(rows[i])].evaluation)(0);
-      if (score > best_score || (score == best_score && loss > best_loss)) {
-        best = i;
-        best_score = score;
-        best_loss = loss;
-      }
-    }
-    return make_result(rows[best], "BOMF");
-  }
-  Eigen::Index best = 0;
-  double best_score = -std::numeric_limits<double>::infinity();
-  for (Eigen::Index r = 0; r < set.normalized.rows(); ++r) {
-    const auto y = set.normalized.row(r);
-    double score = 0.0;
-    switch (selection.rule) {
-      case FusionSelectionRule::best_metric_sum:
-      case FusionSelectionRule::posterior_metric_sum:  // fewer than 2 points in the GP data
-        score = y.tail(y.size() - 1).sum();
-        break;
-      case FusionSelectionRule::lowest_loss:
-        score = y(0);
-        break;
-      case FusionSelectionRule::best_metric:
-        score = y(1 + selection.metric);
-        break;
-      case FusionSelectionRule::weighted_sum:
-        score = (y.transpose().array() * selection.weights.array()).sum();
-        break;
-    }
-    const bool better =
-        score > best_score || (score == best_score && y(0) > set.normalized(best, 0));
-    if (better) {
-      best = r;
-      best_score = score;
-    }
-  }
-  return make_result(set.trace_indices[static_cast<std::size_t>(best)], "BOMF");
-}
-
-inline FusionSummary FusionSearch::summary() const {
-  FusionSummary s;
-  s.num_members = num_members_;
-  s.objectives = objectives_;
-  s.trace = trace_;
-  s.num_evaluations = static_cast<int>(trace_.size());
-  for (const FusionIteration& row : trace_) {
-    s.num_failures += row.ok ? 0 : 1;
-    s.num_reused += row.reused ? 1 : 0;
-    s.num_replayed += row.replayed ? 1 : 0;
-    s.fit_seconds += row.fit_seconds;
-    s.acquisition_seconds += row.acquisition_seconds;
-    s.evaluation_seconds += row.evaluation_seconds;
-  }
-  s.termination = finished() ? FusionTermination::budget_exhausted : FusionTermination::in_progress;
-  if (normalization_) {
-    s.anchor = normalization_->anchor();
-    s.range = normalization_->range();
-  }
-  s.pareto_set = pareto_set();
-  if (!s.pareto_set.trace_indices.empty())
-    s.result = result();
-  s.warnings = warnings_;
-  return s;
-}
-
-inline std::string FusionSummary::brief_report() const {
-  std::ostringstream out;
-  out << std::setprecision(5);
-  out << "BOMF fusion search: N = " << num_members << " members, objectives";
-  for (int j = 0; j < objectives.size(); ++j) {
-    out << (j == 0 ? " " : ", ") << objectives.name(j);
-  }
-  out << "; " << to_string(termination) << "\n";
-  int counts[3] = {0, 0, 0};
-  for (const FusionIteration& row : trace) {
-    ++counts[static_cast<int>(row.phase)];
-  }
-  out << "  evaluations: " << num_evaluations << " (" << counts[0] << " members, " << counts[1]
-      << " initial, " << counts[2] << " Bayesian), " << num_failures << " failed, " << num_reused
-      << " reused, " << num_replayed << " replayed from the journal\n";
-  if (!trace.empty()) {
-    const FusionIteration& last = trace.back();
-    out << "  normalized hypervolume: " << last.hypervolume << "; best " << objectives.name(0)
-        << " " << last.best_loss;
-    for (int k = 0; k + 1 < objectives.size(); ++k) {
-      out << ", best " << objectives.name(k + 1) << " " << last.best_metrics(k);
-    }
-    out << "\n";
-  }
-  out << "  Pareto set: " << pareto_set.trace_indices.size() << " points\n";
-  if (result) {
-    out << "  selected δ = " << detail::format_vector(result->delta) << ": " << objectives.name(0)
-        << " " << result->evaluation.loss;
-    for (Eigen::Index k = 0; k < result->evaluation.metrics.size(); ++k) {
-      out << ", " << objectives.name(static_cast<int>(k) + 1) << " "
-          << result->evaluation.metrics(k);
-    }
-    out << "\n";
-  }
-  for (const std::string& w : warnings) {
-    out << "  WARNING: " << w << "\n";
-  }
-  int bayesian = std::max(1, counts[2]);
-  out << "  time: " << total_seconds << " s in this call; evaluations " << evaluation_seconds
-      << " s, GP fits " << fit_seconds << " s, acquisition " << acquisition_seconds
-      << " s (per Bayesian iteration: fit " << fit_seconds / bayesian << " s, acquisition "
-      << acquisition_seconds / bayesian << " s)\n";
-  return out.str();
 }
 
 inline FusionResult solve(const FusionSearchOptions& options, FusionEvaluator& evaluator,
@@ -928,11 +494,12 @@ inline FusionResult solve(const FusionSearchOptions& options, FusionEvaluator& e
                   "options.journal is '", options.journal, "' but the evaluator's journal is '",
                   evaluator.ledger().path(), "', expected the same file or \"\"");
   FusionSearch search(evaluator.ledger(), options);
-  FusionTermination termination = FusionTermination::budget_exhausted;
-  auto fill = [&](FusionTermination t) {
+  SearchTermination termination = SearchTermination::budget_reached;
+  auto fill = [&](SearchTermination t, std::string message) {
     if (summary != nullptr) {
       *summary = search.summary();
       summary->termination = t;
+      summary->message = std::move(message);
       summary->total_seconds = clock.seconds();
     }
   };
@@ -945,15 +512,18 @@ inline FusionResult solve(const FusionSearchOptions& options, FusionEvaluator& e
       }
       search.observe(evaluator.compute(next.front()));
       if (options.callback && !options.callback(search.trace().back())) {
-        termination = FusionTermination::stopped_by_callback;
+        termination = SearchTermination::stopped_by_callback;
         break;
       }
     }
-  } catch (const too_many_failures&) {
-    fill(FusionTermination::too_many_failures);
+  } catch (const too_many_failures& e) {
+    fill(SearchTermination::too_many_failures, e.what());
     throw;
   }
-  fill(termination);
+  fill(termination,
+       termination == SearchTermination::stopped_by_callback
+           ? detail::concat("stopped by the callback after ", search.trace().size(), " evaluations")
+           : detail::concat("budget of ", search.trace().size(), " evaluations reached"));
   return search.result();
 }
 

@@ -1,4 +1,4 @@
-// bomf/drivers/torch_fusion_problem.hpp — the ready-made FusionProblem for libtorch users.
+// bomf/torch/torch_fusion_problem.hpp — the ready-made FusionProblem for libtorch users.
 //
 // Given the N member checkpoints of a training run (state dicts in memory, or safetensors / torch
 // archive files), the objectives, and either

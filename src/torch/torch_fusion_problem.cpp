@@ -1,4 +1,4 @@
-#include "bomf/drivers/torch_fusion_problem.hpp"
+#include "bomf/torch/torch_fusion_problem.hpp"
 
 #include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
