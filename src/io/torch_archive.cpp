@@ -6,39 +6,24 @@
 #include <torch/csrc/api/include/torch/serialize/output-archive.h>
 #include <torch/csrc/jit/serialization/pickle.h>
 
-#include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <string_view>
 #include <vector>
 
 #include "bomf/core/error.hpp"
+#include "io/file_util.hpp"
 
 namespace bomf {
-namespace {
-
-void write_file(const std::string& path, const std::vector<char>& bytes) {
-  const std::string temp = path + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out) {
-      throw io_error(detail::concat("bomf::save_torch_state_dict: cannot write '", temp, "'"));
-    }
-  }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    throw io_error(
-        detail::concat("bomf::save_torch_state_dict: cannot rename '", temp, "' to '", path, "'"));
-  }
-}
-
-}  // namespace
 
 void save_torch_state_dict(const std::string& path, const StateDict& state_dict) {
   c10::Dict<std::string, at::Tensor> dict;
   for (const auto& [name, tensor] : state_dict) {
     dict.insert(name, tensor);
   }
-  write_file(path, torch::jit::pickle_save(c10::IValue(dict)));
+  const std::vector<char> bytes = torch::jit::pickle_save(c10::IValue(dict));
+  detail::write_file_atomically(path, std::string_view(bytes.data(), bytes.size()),
+                                "bomf::save_torch_state_dict");
 }
 
 void save_torch_archive(const std::string& path, const StateDict& state_dict) {
@@ -46,12 +31,17 @@ void save_torch_archive(const std::string& path, const StateDict& state_dict) {
   for (const auto& [name, tensor] : state_dict) {
     archive.write(name, tensor, /*is_buffer=*/!tensor.is_floating_point());
   }
+  std::string bytes;
   try {
-    archive.save_to(path);
+    archive.save_to([&bytes](const void* data, size_t size) {
+      bytes.append(static_cast<const char*>(data), size);
+      return size;
+    });
   } catch (const c10::Error& error) {
-    throw io_error(detail::concat("bomf::save_torch_archive: cannot write '", path,
+    throw io_error(detail::concat("bomf::save_torch_archive: cannot serialize '", path,
                                   "': ", error.what_without_backtrace()));
   }
+  detail::write_file_atomically(path, bytes, "bomf::save_torch_archive");
 }
 
 StateDict load_torch_state_dict(const std::string& path) {
