@@ -74,6 +74,11 @@ void write_file_atomically(const std::string& path, std::string_view bytes,
 /// exist.
 [[nodiscard]] bool same_file(const std::string& a, const std::string& b);
 
+/// True when `text` ends with `suffix`.
+[[nodiscard]] inline bool ends_with(std::string_view text, std::string_view suffix) noexcept {
+  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
+}
+
 /// The directory part of `path` ("." when it has none).
 [[nodiscard]] std::string directory_of(const std::string& path);
 

@@ -23,11 +23,6 @@
 namespace bomf {
 namespace {
 
-bool ends_with(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix.data(), suffix.size()) == 0;
-}
-
 std::vector<SafetensorsTensorInfo> layout_of(const StateDict& state_dict) {
   std::vector<SafetensorsTensorInfo> infos;
   for (const auto& [name, tensor] : state_dict) {
@@ -104,7 +99,7 @@ SafetensorsDtype safetensors_dtype_of(at::ScalarType type) {
 SafetensorsCheckpoint::SafetensorsCheckpoint(const std::string& path) {
   std::vector<std::string> files;
   std::map<std::string, std::string> weight_map;  // tensor → shard file (index only)
-  const bool sharded = ends_with(path, ".json");
+  const bool sharded = detail::ends_with(path, ".json");
   if (sharded) {
     const std::string text = detail::read_regular_file(path, "bomf::SafetensorsCheckpoint");
     const auto index = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);

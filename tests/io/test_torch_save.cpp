@@ -128,13 +128,24 @@ TEST(TorchSave, ViewsOfOneStorageShareItAsInPython) {
   EXPECT_EQ(sd.at("row").data_ptr(), static_cast<char*>(base.data_ptr()) + 4 * sizeof(float));
 }
 
+/// True when Debian's Python has PyTorch (python3-torch); the tests that need it skip otherwise.
+bool python_has_torch() {
+  return std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
+}
+
+/// A fresh directory for this test process.
+fs::path fresh_directory(const std::string& stem) {
+  const fs::path dir = fs::temp_directory_path() / (stem + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
 TEST(TorchSave, FreshFilesFromThisMachinesPythonLoad) {
-  if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
+  if (!python_has_torch()) {
     GTEST_SKIP() << "/usr/bin/python3 cannot import torch (python3-torch not installed)";
   }
-  const fs::path out =
-      fs::temp_directory_path() / ("bomf_torch_save_" + std::to_string(::getpid()));
-  fs::remove_all(out);
+  const fs::path out = fresh_directory("bomf_torch_save_");
   const std::string command = "/usr/bin/python3 '" + kFixtures + "/make_fixtures.py' --out '" +
                               out.string() + "' >/dev/null 2>&1";
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
@@ -144,12 +155,10 @@ TEST(TorchSave, FreshFilesFromThisMachinesPythonLoad) {
 
 // save_torch_state_dict says Python's torch.load returns the same names, order and tensors.
 TEST(TorchSave, PythonLoadsWhatSaveTorchStateDictWrites) {
-  if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
+  if (!python_has_torch()) {
     GTEST_SKIP() << "/usr/bin/python3 cannot import torch (python3-torch not installed)";
   }
-  const fs::path dir =
-      fs::temp_directory_path() / ("bomf_torch_load_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  const fs::path dir = fresh_directory("bomf_torch_load_");
   StateDict sd;
   sd.insert("layer.weight", at::arange(6, at::kFloat).reshape({2, 3}).div(4));
   sd.insert("layer.bias", at::arange(2, at::kBFloat16));
@@ -178,9 +187,7 @@ TEST(TorchSave, PythonLoadsWhatSaveTorchStateDictWrites) {
 }
 
 TEST(TorchSave, NonRegularFilesAreRefusedWithoutBlocking) {
-  const fs::path dir =
-      fs::temp_directory_path() / ("bomf_torch_fifo_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  const fs::path dir = fresh_directory("bomf_torch_fifo_");
   const std::string fifo = (dir / "model.pt").string();
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   const std::string what =
