@@ -179,14 +179,8 @@ void Members::write_fused(const Eigen::Ref<const Eigen::VectorXd>& delta,
       return;
     }
     case MemberFormat::peft_adapter: {
-      detail::require(delta.size() == static_cast<Eigen::Index>(paths_.size()), kWhere,
-                      "argument 'delta' has length ", delta.size(), ", expected ", paths_.size());
-      if (options_.fusion.require_simplex) {
-        detail::require((delta.array() >= 0).all() && std::abs(delta.sum() - 1.0) <= 1e-6, kWhere,
-                        "argument 'delta' is not on the simplex (δ ≥ 0, Σ δ = 1)");
-      }
       const FusedPeftAdapter fused =
-          fuse_peft_adapters(loaded_->adapters, delta, options_.lora, options_.fusion.output_dtype);
+          fuse_peft_adapters(loaded_->adapters, delta, options_.lora, options_.fusion);
       make_directory(output);
       std::map<std::string, std::string> metadata = options_.metadata;
       metadata.emplace("format", "pt");  // what PEFT writes

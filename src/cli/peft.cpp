@@ -269,8 +269,7 @@ void check_peft_adapters(const std::vector<PeftAdapter>& adapters, LoraFusionMod
 
 FusedPeftAdapter fuse_peft_adapters(const std::vector<PeftAdapter>& adapters,
                                     const Eigen::Ref<const Eigen::VectorXd>& delta,
-                                    LoraFusionMode mode,
-                                    std::optional<at::ScalarType> output_dtype) {
+                                    LoraFusionMode mode, const FusionOptions& options) {
   check_peft_adapters(adapters, mode);
   const std::size_t n = adapters.size();
   detail::require(delta.size() == static_cast<Eigen::Index>(n), "bomf::cli::fuse_peft_adapters",
@@ -278,8 +277,11 @@ FusedPeftAdapter fuse_peft_adapters(const std::vector<PeftAdapter>& adapters,
                   " (one coefficient per adapter)");
   detail::require(delta.allFinite(), "bomf::cli::fuse_peft_adapters",
                   "argument 'delta' has a non-finite entry");
-  FusionOptions options;
-  options.output_dtype = output_dtype;
+  detail::require(!options.require_simplex ||
+                      ((delta.array() >= 0).all() && std::abs(delta.sum() - 1.0) <= 1e-6),
+                  "bomf::cli::fuse_peft_adapters",
+                  "argument 'delta' is not on the simplex (δ ≥ 0, Σ δ = 1 within 1e-6)");
+  const std::optional<at::ScalarType> output_dtype = options.output_dtype;
   FusedPeftAdapter out;
   out.config = adapters[0].config.raw;
   if (mode == LoraFusionMode::factors) {

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "bomf/fusion/state_dict.hpp"
+#include "bomf/fusion/weight_fuser.hpp"
 
 namespace bomf::cli {
 
@@ -96,8 +97,9 @@ void check_peft_adapters(const std::vector<PeftAdapter>& adapters, LoraFusionMod
 
 /// The fused adapter for `delta` (checked like `check_peft_adapters`): its tensors and its
 /// adapter_config.json contents. Tensors other than LoRA factors (e.g. modules_to_save) are
-/// fused linearly, Σ δ_i w_i, in both modes. `output_dtype` (empty: the members') is the
-/// dtype of the fused floating tensors.
+/// fused linearly, Σ δ_i w_i, in both modes. `options` as for `WeightFuser`: the dtype of the
+/// fused floating tensors (empty: the members'), the member whose integer tensors are copied,
+/// whether δ must be on the simplex (checked in both modes).
 struct FusedPeftAdapter {
   StateDict tensors;
   nlohmann::json config;
@@ -105,6 +107,6 @@ struct FusedPeftAdapter {
 [[nodiscard]] FusedPeftAdapter fuse_peft_adapters(const std::vector<PeftAdapter>& adapters,
                                                   const Eigen::Ref<const Eigen::VectorXd>& delta,
                                                   LoraFusionMode mode,
-                                                  std::optional<at::ScalarType> output_dtype = {});
+                                                  const FusionOptions& options = {});
 
 }  // namespace bomf::cli

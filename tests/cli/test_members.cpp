@@ -166,6 +166,13 @@ TEST_F(PeftMembers, RefusalsNameTheProblem) {
   const std::string inside = test::error_message(
       [&] { members.write_fused(Eigen::Vector2d(0.5, 0.5), kPeft + "/member_1"); });
   EXPECT_NE(inside.find("member file"), std::string::npos) << inside;
+  MemberOptions simplex;
+  simplex.fusion.require_simplex = true;
+  const Members on_simplex({kPeft + "/member_1", kPeft + "/member_2"}, simplex);
+  const std::string off =
+      test::error_message([&] { on_simplex.write_fused(Eigen::Vector2d(2.0, -1.0), path("off")); });
+  EXPECT_NE(off.find("not on the simplex"), std::string::npos) << off;
+  EXPECT_FALSE(fs::exists(path("off")));
   const std::vector<std::pair<std::string, std::string>> configs = {
       {"[]", "not a JSON object"},
       {R"({"peft_type": "IA3", "r": 2, "lora_alpha": 4})", "fuses LoRA adapters only"},
