@@ -9,6 +9,7 @@
 #include "bomf/io/safetensors.hpp"
 #include "bomf/io/safetensors_writer.hpp"
 #include "fusion/torch_dtype.hpp"
+#include "io/file_util.hpp"
 
 namespace bomf {
 namespace {
@@ -38,34 +39,24 @@ std::string shape_string(const std::vector<std::int64_t>& shape) {
   return out + "]";
 }
 
-}  // namespace
+/// The opened inputs and the output layout, after the checks that come before any writing.
+struct CheckedInputs {
+  std::vector<SafetensorsCheckpoint> members;
+  std::vector<SafetensorsTensorInfo> layout;
+  std::uint64_t total_bytes = 0;
+};
 
-void fuse_safetensors_files(const std::vector<std::string>& inputs,
-                            const Eigen::Ref<const Eigen::VectorXd>& delta,
-                            const std::string& output, const StreamingFusionOptions& options) {
+CheckedInputs open_and_check(const std::vector<std::string>& inputs,
+                             std::optional<SafetensorsDtype> out_dtype) {
   const std::size_t n = inputs.size();
   detail::require(n >= 1, kWhere, "argument 'inputs' is empty, expected at least one file");
-  detail::check_fusion_delta(delta, n, options.fusion.require_simplex, kWhere);
-  detail::require(options.fusion.copy_non_floating_from < n, kWhere,
-                  "option 'copy_non_floating_from' is ", options.fusion.copy_non_floating_from,
-                  ", expected an index below the number of inputs ", n);
-  detail::require(options.chunk_elements >= 1, kWhere, "option 'chunk_elements' is 0");
-  std::optional<SafetensorsDtype> out_dtype;
-  if (options.fusion.output_dtype) {
-    detail::require(detail::fusion_dtype_of(*options.fusion.output_dtype).has_value(), kWhere,
-                    "option 'output_dtype' is ", *options.fusion.output_dtype,
-                    ", expected Float, BFloat16, Half or Double");
-    out_dtype = safetensors_dtype_of(*options.fusion.output_dtype);
-  }
-
-  std::vector<SafetensorsCheckpoint> members;
+  CheckedInputs out;
+  std::vector<SafetensorsCheckpoint>& members = out.members;
   members.reserve(n);
   for (const auto& path : inputs) {
     members.emplace_back(path);
   }
   const SafetensorsCheckpoint& first = members[0];
-  std::vector<SafetensorsTensorInfo> layout;
-  std::uint64_t total_bytes = 0;
   for (const auto& name : first.names()) {
     const SafetensorsTensorInfo& reference = first.info(name);
     for (std::size_t m = 1; m < n; ++m) {
@@ -86,15 +77,58 @@ void fuse_safetensors_files(const std::vector<std::string>& inputs,
     if (fusion_dtype_of(reference.dtype) && out_dtype) {
       info.dtype = *out_dtype;
     }
-    total_bytes += info.numel() * safetensors_dtype_size(info.dtype);
-    layout.push_back(std::move(info));
+    out.total_bytes += info.numel() * safetensors_dtype_size(info.dtype);
+    out.layout.push_back(std::move(info));
   }
   for (std::size_t m = 1; m < n; ++m) {
     detail::require(members[m].names().size() == first.names().size(), kWhere, "input ", m, " ('",
                     inputs[m], "') has ", members[m].names().size(), " tensors, '", inputs[0],
                     "' has ", first.names().size());
   }
+  return out;
+}
 
+}  // namespace
+
+void check_safetensors_fusion_inputs(const std::vector<std::string>& inputs) {
+  (void)open_and_check(inputs, std::nullopt);
+}
+
+void fuse_safetensors_files(const std::vector<std::string>& inputs,
+                            const Eigen::Ref<const Eigen::VectorXd>& delta,
+                            const std::string& output, const StreamingFusionOptions& options) {
+  const std::size_t n = inputs.size();
+  detail::require(n >= 1, kWhere, "argument 'inputs' is empty, expected at least one file");
+  detail::check_fusion_delta(delta, n, options.fusion.require_simplex, kWhere);
+  detail::require(options.fusion.copy_non_floating_from < n, kWhere,
+                  "option 'copy_non_floating_from' is ", options.fusion.copy_non_floating_from,
+                  ", expected an index below the number of inputs ", n);
+  detail::require(options.chunk_elements >= 1, kWhere, "option 'chunk_elements' is 0");
+  std::optional<SafetensorsDtype> out_dtype;
+  if (options.fusion.output_dtype) {
+    detail::require(detail::fusion_dtype_of(*options.fusion.output_dtype).has_value(), kWhere,
+                    "option 'output_dtype' is ", *options.fusion.output_dtype,
+                    ", expected Float, BFloat16, Half or Double");
+    out_dtype = safetensors_dtype_of(*options.fusion.output_dtype);
+  }
+
+  CheckedInputs checked = open_and_check(inputs, out_dtype);
+  const std::vector<SafetensorsCheckpoint>& members = checked.members;
+  const SafetensorsCheckpoint& first = members[0];
+  const std::vector<SafetensorsTensorInfo>& layout = checked.layout;
+  const std::uint64_t total_bytes = checked.total_bytes;
+
+  // The output replaces its path by a rename: were it an input (the same path, a symbolic or a
+  // hard link), the input would be lost.
+  for (std::size_t m = 0; m < n; ++m) {
+    std::vector<std::string> files = members[m].files();
+    files.push_back(inputs[m]);
+    for (const auto& file : files) {
+      detail::require(!detail::same_file(output, file), kWhere, "argument 'output' ('", output,
+                      "') is the same file as input ", m, " ('", file,
+                      "'); writing it would replace that input");
+    }
+  }
   SafetensorsWriter writer(output, layout, options.metadata);
   const std::size_t chunk = options.chunk_elements;
   std::vector<unsigned char> buffer;

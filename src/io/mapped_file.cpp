@@ -10,21 +10,19 @@
 #include <utility>
 
 #include "bomf/core/error.hpp"
+#include "io/file_util.hpp"
 
 namespace bomf {
 
 MappedFile::MappedFile(const std::string& path) : path_(path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    throw io_error(
-        detail::concat("bomf::MappedFile: cannot open '", path, "': ", std::strerror(errno)));
-  }
+  // Refuses a FIFO, device or directory before opening it (a FIFO would block the open).
+  const int fd = detail::open_regular_file(path, "bomf::MappedFile");
   struct stat info {};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+  if (::fstat(fd, &info) != 0) {
     const int error = errno;
     ::close(fd);
-    throw io_error(detail::concat("bomf::MappedFile: '", path, "' is not a regular file",
-                                  error ? std::string(": ") + std::strerror(error) : ""));
+    throw io_error(
+        detail::concat("bomf::MappedFile: cannot stat '", path, "': ", std::strerror(error)));
   }
   size_ = static_cast<std::size_t>(info.st_size);
   if (size_ > 0) {

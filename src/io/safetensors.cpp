@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <iomanip>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -15,6 +14,7 @@
 
 #include "bomf/core/error.hpp"
 #include "bomf/io/safetensors_writer.hpp"
+#include "io/file_util.hpp"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "bomf's safetensors I/O assumes a little-endian host"
@@ -22,26 +22,6 @@
 
 namespace bomf {
 namespace {
-
-bool ends_with(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix.data(), suffix.size()) == 0;
-}
-
-std::string directory_of(const std::string& path) {
-  const auto slash = path.find_last_of('/');
-  return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw io_error(detail::concat("bomf::SafetensorsCheckpoint: cannot open '", path, "'"));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 std::vector<SafetensorsTensorInfo> layout_of(const StateDict& state_dict) {
   std::vector<SafetensorsTensorInfo> infos;
@@ -119,9 +99,9 @@ SafetensorsDtype safetensors_dtype_of(at::ScalarType type) {
 SafetensorsCheckpoint::SafetensorsCheckpoint(const std::string& path) {
   std::vector<std::string> files;
   std::map<std::string, std::string> weight_map;  // tensor → shard file (index only)
-  const bool sharded = ends_with(path, ".json");
+  const bool sharded = detail::ends_with(path, ".json");
   if (sharded) {
-    const std::string text = read_text(path);
+    const std::string text = detail::read_regular_file(path, "bomf::SafetensorsCheckpoint");
     const auto index = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
     const auto fail = [&](const std::string& what) {
       throw io_error(detail::concat("safetensors index '", path, "': ", what));
@@ -150,7 +130,7 @@ SafetensorsCheckpoint::SafetensorsCheckpoint(const std::string& path) {
   } else {
     files.push_back(path);
   }
-  const std::string directory = directory_of(path);
+  const std::string directory = detail::directory_of(path);
   std::map<std::string, std::size_t> shard_of_file;
   for (const auto& file : files) {
     const std::string full = sharded ? directory + "/" + file : file;
@@ -182,6 +162,15 @@ SafetensorsCheckpoint::SafetensorsCheckpoint(const std::string& path) {
 const std::map<std::string, std::string>& SafetensorsCheckpoint::metadata() const {
   static const std::map<std::string, std::string> kNone;
   return shards_.empty() ? kNone : shards_.front().header.metadata;  // an empty weight_map
+}
+
+std::vector<std::string> SafetensorsCheckpoint::files() const {
+  std::vector<std::string> out;
+  out.reserve(shards_.size());
+  for (const auto& shard : shards_) {
+    out.push_back(shard.file->path());
+  }
+  return out;
 }
 
 bool SafetensorsCheckpoint::contains(std::string_view name) const {
@@ -305,18 +294,7 @@ std::string save_sharded_safetensors(const std::string& directory, const StateDi
   index["metadata"] = {{"total_size", total}};
   index["weight_map"] = std::move(weight_map);
   const std::string index_path = directory + "/" + stem + ".safetensors.index.json";
-  const std::string temp = index_path + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << index.dump(2) << '\n';
-    if (!out) {
-      throw io_error(detail::concat("bomf::save_sharded_safetensors: cannot write '", temp, "'"));
-    }
-  }
-  if (std::rename(temp.c_str(), index_path.c_str()) != 0) {
-    throw io_error(detail::concat("bomf::save_sharded_safetensors: cannot rename '", temp, "' to '",
-                                  index_path, "'"));
-  }
+  detail::write_file_atomically(index_path, index.dump(2) + '\n', "bomf::save_sharded_safetensors");
   return index_path;
 }
 

@@ -1,5 +1,6 @@
 // Safetensors files (single, sharded, memory-mapped), libtorch archives and streaming fusion.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include "bomf/io/safetensors.hpp"
 #include "bomf/io/safetensors_writer.hpp"
 #include "bomf/io/torch_archive.hpp"
+#include "support/error_message.hpp"
 
 namespace bomf {
 namespace {
@@ -54,6 +56,15 @@ StateDict every_dtype() {
   return sd;
 }
 
+std::vector<SafetensorsTensorInfo> layout_of_for_test(const StateDict& sd) {
+  std::vector<SafetensorsTensorInfo> out;
+  for (const auto& [name, tensor] : sd) {
+    out.push_back({name, safetensors_dtype_of(tensor.scalar_type()),
+                   std::vector<std::int64_t>(tensor.sizes().begin(), tensor.sizes().end()), 0, 0});
+  }
+  return out;
+}
+
 void expect_equal(const StateDict& a, const StateDict& b) {
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t k = 0; k < a.size(); ++k) {
@@ -66,7 +77,8 @@ void expect_equal(const StateDict& a, const StateDict& b) {
 TEST_F(CheckpointIo, SafetensorsRoundTripOfEveryDtype) {
   const StateDict original = every_dtype();
   save_safetensors(path("m.safetensors"), original, {{"format", "pt"}});
-  EXPECT_FALSE(fs::exists(path("m.safetensors.tmp")));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1)
+      << "a temporary file was left behind";
   expect_equal(load_safetensors(path("m.safetensors")), original);
   const SafetensorsCheckpoint checkpoint(path("m.safetensors"));
   EXPECT_EQ(checkpoint.metadata().at("format"), "pt");
@@ -178,7 +190,101 @@ TEST_F(CheckpointIo, UnfinishedWriterLeavesNoFile) {
     EXPECT_THROW(writer.finish(), io_error);  // "u" never written
   }
   EXPECT_FALSE(fs::exists(path("x.safetensors")));
-  EXPECT_FALSE(fs::exists(path("x.safetensors.tmp")));
+  EXPECT_TRUE(fs::is_empty(dir_)) << "the temporary file was left behind";
+}
+
+// The writers once used the fixed temporary name <path>.tmp: an input so named was truncated
+// while being read, an unrelated file was overwritten and removed, and two writers of one path
+// shared it.
+TEST_F(CheckpointIo, WritersUseAFreshTemporaryAndLeaveOtherFilesAlone) {
+  write_text(path("m.safetensors.tmp"), "not ours");
+  write_text(path("m.pt.tmp"), "not ours either");
+  write_text(path("model.safetensors.index.json.tmp"), "nor this");
+  const StateDict sd = every_dtype();
+  SafetensorsWriter first(path("m.safetensors"), layout_of_for_test(sd));
+  SafetensorsWriter second(path("m.safetensors"), layout_of_for_test(sd));
+  for (std::size_t k = 0; k < sd.size(); ++k) {
+    const at::Tensor t = sd[k].second.contiguous();
+    first.write(k, t.data_ptr(), t.nbytes());
+    second.write(k, t.data_ptr(), t.nbytes());
+  }
+  first.finish();
+  second.finish();
+  expect_equal(load_safetensors(path("m.safetensors")), sd);
+  save_torch_state_dict(path("m.pt"), sd);
+  save_torch_archive(path("m.archive"), StateDict{{"w", sd.at("f32")}});
+  (void)save_sharded_safetensors(dir_.string(), sd, 64);
+  std::ifstream in(path("m.safetensors.tmp"));
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "not ours");
+  std::ifstream in2(path("m.pt.tmp"));
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in2), {}), "not ours either");
+  std::ifstream in3(path("model.safetensors.index.json.tmp"));
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in3), {}), "nor this");
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    EXPECT_EQ(entry.path().filename().string().find(".bomf-"), std::string::npos)
+        << "left behind: " << entry.path();
+  }
+}
+
+TEST_F(CheckpointIo, AnInputNamedLikeAnOldTemporaryIsOnlyRead) {
+  const StateDict a = test::random_state_dict(at::kFloat, 1);
+  const StateDict b = test::random_state_dict(at::kFloat, 2);
+  save_safetensors(path("fused.safetensors.tmp"), a);
+  save_safetensors(path("b.safetensors"), b);
+  std::ifstream in(path("fused.safetensors.tmp"), std::ios::binary);
+  const std::string before(std::istreambuf_iterator<char>(in), {});
+  const Eigen::Vector2d delta(0.25, 0.75);
+  fuse_safetensors_files({path("fused.safetensors.tmp"), path("b.safetensors")}, delta,
+                         path("fused.safetensors"));
+  std::ifstream again(path("fused.safetensors.tmp"), std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(again), {}), before);
+  expect_equal(load_safetensors(path("fused.safetensors")), fuse_state_dicts({a, b}, delta));
+}
+
+TEST_F(CheckpointIo, StreamingFusionRefusesAnOutputThatIsAnInput) {
+  const StateDict a = test::random_state_dict(at::kFloat, 1);
+  save_safetensors(path("a.safetensors"), a);
+  save_safetensors(path("b.safetensors"), test::random_state_dict(at::kFloat, 2));
+  fs::create_symlink(path("a.safetensors"), path("link.safetensors"));
+  fs::create_hard_link(path("b.safetensors"), path("hard.safetensors"));
+  fs::create_directories(dir_ / "sharded");
+  const std::string index = save_sharded_safetensors((dir_ / "sharded").string(), a, 4096);
+  std::string shard;
+  for (const auto& entry : fs::directory_iterator(dir_ / "sharded")) {
+    if (entry.path().extension() == ".safetensors") {
+      shard = entry.path().string();
+    }
+  }
+  ASSERT_FALSE(shard.empty());
+  const auto before = fs::file_size(path("a.safetensors"));
+  const Eigen::Vector2d delta(0.5, 0.5);
+  const std::vector<std::string> inputs = {path("a.safetensors"), path("b.safetensors")};
+  for (const auto& output :
+       {path("a.safetensors"), path("link.safetensors"), path("hard.safetensors")}) {
+    const std::string what =
+        test::error_message([&] { fuse_safetensors_files(inputs, delta, output); });
+    EXPECT_NE(what.find("is the same file as input"), std::string::npos) << output << ": " << what;
+  }
+  const std::string sharded = test::error_message([&] {
+    fuse_safetensors_files({index, path("b.safetensors")}, delta, shard);
+  });
+  EXPECT_NE(sharded.find("is the same file as input 0"), std::string::npos) << sharded;
+  EXPECT_EQ(fs::file_size(path("a.safetensors")), before);
+  expect_equal(load_safetensors(path("a.safetensors")), a);
+}
+
+TEST_F(CheckpointIo, NonRegularInputsAreRefusedWithoutBlocking) {
+  ASSERT_EQ(::mkfifo(path("pipe.safetensors").c_str(), 0600), 0);
+  ASSERT_EQ(::mkfifo(path("pipe.json").c_str(), 0600), 0);
+  for (const auto& file : {path("pipe.safetensors"), path("pipe.json")}) {
+    const std::string what =
+        test::error_message<io_error>([&] { SafetensorsCheckpoint checkpoint(file); });
+    EXPECT_NE(what.find("is a FIFO (named pipe), expected a regular file"), std::string::npos)
+        << what;
+  }
+  const std::string device =
+      test::error_message<io_error>([&] { SafetensorsCheckpoint checkpoint("/dev/null"); });
+  EXPECT_NE(device.find("character device"), std::string::npos) << device;
 }
 
 TEST_F(CheckpointIo, TorchPickleAndArchiveRoundTrips) {

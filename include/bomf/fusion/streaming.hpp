@@ -38,10 +38,19 @@ struct StreamingFusionOptions {
 /// same dtype and shape (throwing `bomf::invalid_argument` naming the tensor, both files and both
 /// dtypes/shapes), and `delta` as `WeightFuser::fuse`. FP8 tensors are rejected (no fusion
 /// kernel); other non-floating tensors (integers, bool) are copied from
-/// `options.fusion.copy_non_floating_from`. Throws `bomf::io_error` for unreadable, malformed or
-/// unwritable files; `output` is replaced atomically.
+/// `options.fusion.copy_non_floating_from`. Throws `bomf::invalid_argument` when `output` is
+/// the same file as an input or one of its shards (same path, symbolic or hard link: compared by
+/// device and inode), and `bomf::io_error` for unreadable, malformed, non-regular (a FIFO is
+/// refused before it is opened) or unwritable files. `output` is replaced atomically and
+/// durably (see `SafetensorsWriter`); inputs are only read, never written.
 void fuse_safetensors_files(const std::vector<std::string>& inputs,
                             const Eigen::Ref<const Eigen::VectorXd>& delta,
                             const std::string& output, const StreamingFusionOptions& options = {});
+
+/// Opens the safetensors checkpoints `inputs` and makes the checks `fuse_safetensors_files` makes
+/// before writing anything (same names; per tensor the same dtype and shape; no FP8 tensor),
+/// so that a program can refuse its inputs before a long run. Throws like
+/// `fuse_safetensors_files`. Cost: the headers only (the files are memory-mapped, not read).
+void check_safetensors_fusion_inputs(const std::vector<std::string>& inputs);
 
 }  // namespace bomf

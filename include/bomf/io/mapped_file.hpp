@@ -14,7 +14,8 @@ namespace bomf {
 class MappedFile {
  public:
   /// Maps `path`. Throws `bomf::io_error` naming the path and the system error when it cannot
-  /// be opened, is not a regular file, or cannot be mapped. An empty file gives `size() == 0`.
+  /// be opened, is not a regular file (checked before opening, so a FIFO never blocks), or
+  /// cannot be mapped. An empty file gives `size() == 0`.
   explicit MappedFile(const std::string& path);
   ~MappedFile();
   MappedFile(MappedFile&& other) noexcept;

@@ -34,7 +34,8 @@ namespace bomf {
 class SafetensorsCheckpoint {
  public:
   /// Opens `path`: an index when it ends in ".json", else a single file. Throws `bomf::io_error`
-  /// for unreadable or malformed files, an index whose "weight_map" is not an object of shard
+  /// for unreadable or malformed files, for anything but regular files (a FIFO is refused before
+  /// it is opened, so it never blocks), an index whose "weight_map" is not an object of shard
   /// file names (plain names; no '/' or "..") or names a tensor its shard lacks.
   explicit SafetensorsCheckpoint(const std::string& path);
   SafetensorsCheckpoint(SafetensorsCheckpoint&&) noexcept = default;
@@ -46,6 +47,8 @@ class SafetensorsCheckpoint {
   [[nodiscard]] const std::vector<std::string>& names() const noexcept { return names_; }
   /// Number of files (1 for a single file).
   [[nodiscard]] std::size_t num_shards() const noexcept { return shards_.size(); }
+  /// The paths of the mapped files (the single file, or each shard; not the index itself).
+  [[nodiscard]] std::vector<std::string> files() const;
   /// The "__metadata__" of the single file, or of the first shard (empty for an index whose
   /// weight_map is empty: it opens no shard).
   [[nodiscard]] const std::map<std::string, std::string>& metadata() const;
@@ -93,7 +96,8 @@ class SafetensorsCheckpoint {
 [[nodiscard]] StateDict load_safetensors(const std::string& path);
 
 /// Writes `state_dict` (CPU tensors of any dtype the format has) to the safetensors file `path`
-/// in its order, with `metadata` as "__metadata__"; atomic (via `<path>.tmp`). Non-contiguous
+/// in its order, with `metadata` as "__metadata__"; atomic and durable (see `SafetensorsWriter`:
+/// a unique temporary in `path`'s directory, fsynced, renamed, directory fsynced). Non-contiguous
 /// tensors are written in row-major order. Throws `bomf::invalid_argument` for unsupported
 /// dtypes or non-CPU tensors, `bomf::io_error` on file-system errors.
 void save_safetensors(const std::string& path, const StateDict& state_dict,
@@ -102,7 +106,8 @@ void save_safetensors(const std::string& path, const StateDict& state_dict,
 /// Writes `state_dict` as a sharded checkpoint in directory `directory` (which must exist):
 /// files `<stem>-00001-of-0000K.safetensors`, each holding consecutive tensors of at most
 /// `max_shard_bytes` data (a larger tensor gets a shard of its own), and
-/// `<stem>.safetensors.index.json` with {"metadata": {"total_size": …}, "weight_map": {…}}.
+/// `<stem>.safetensors.index.json` with {"metadata": {"total_size": …}, "weight_map": {…}}, each
+/// file written atomically and durably as by `save_safetensors`, the index last.
 /// Returns the index path. An empty state dict gives one shard holding no tensor and an index
 /// whose weight_map is empty (so the reloaded checkpoint has no metadata). Throws like
 /// `save_safetensors`, and `bomf::invalid_argument` for `max_shard_bytes == 0`.

@@ -1,0 +1,91 @@
+// Helpers of the bomf program's tests: a scratch directory per test, running the installed-to-be
+// executable as a subprocess, and byte-exact snapshots of a directory.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <string>
+
+#include "cli/command_template.hpp"
+#include "cli/process.hpp"
+
+namespace bomf::test {
+
+namespace fs = std::filesystem;
+
+/// A fresh directory per test, removed afterwards.
+class ScratchDirectory : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() / (std::string("bomf_cli_") + info->test_suite_name() + "_" +
+                                        info->name() + "_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  [[nodiscard]] std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  fs::path dir_;
+};
+
+inline std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+inline void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+/// Every regular file under `dir` (recursively, symbolic links not followed) → its bytes; a
+/// symbolic link → "-> target".
+inline std::map<std::string, std::string> snapshot(const fs::path& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    const std::string name = fs::relative(entry.path(), dir).string();
+    if (entry.is_symlink()) {
+      out[name] = "-> " + fs::read_symlink(entry.path()).string();
+    } else if (entry.is_regular_file()) {
+      out[name] = read_bytes(entry.path().string());
+    } else if (entry.is_directory()) {
+      out[name + "/"] = "";
+    } else {
+      out[name] = "(special file)";
+    }
+  }
+  return out;
+}
+
+/// One run of the bomf program.
+struct BomfRun {
+  cli::ProcessResult process;
+  [[nodiscard]] int status() const {
+    return process.termination == cli::ProcessResult::Termination::exited ? process.exit_code : -1;
+  }
+  [[nodiscard]] const std::string& err() const { return process.stderr_tail; }
+  [[nodiscard]] const std::string& out() const { return process.stdout_text; }
+};
+
+/// Runs `bomf <arguments>` (arguments already shell-quoted where needed) with a timeout, so that
+/// a hang is a test failure rather than a stuck test run.
+inline BomfRun run_bomf(const std::string& arguments,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(120)) {
+  cli::ProcessSpec spec;
+  spec.command = cli::shell_quote(BOMF_EXECUTABLE) + " " + arguments;
+  spec.timeout = timeout;
+  spec.stderr_tail_bytes = 1 << 16;
+  return BomfRun{cli::run_process(spec)};
+}
+
+inline std::string q(const std::string& text) {
+  return cli::shell_quote(text);
+}
+
+}  // namespace bomf::test
