@@ -120,16 +120,16 @@ TEST(SupersenseSmoke, RunsEndToEndAndWritesAValidReport) {
   // once the members are known.
   const std::vector<std::string> trace = split(read_file(report / "fusion_trace.csv"), '\n');
   ASSERT_EQ(trace.size(), 13u) << read_file(report / "fusion_trace.csv");
-  int bayesian = 0;
+  int acquisition = 0;
   for (std::size_t i = 1; i < trace.size(); ++i) {
     const std::vector<std::string> cells = split(trace[i], ',');
     ASSERT_EQ(cells.size(), 11u) << trace[i];
-    bayesian += cells[1] == "bayesian" ? 1 : 0;
+    acquisition += cells[1] == "acquisition" ? 1 : 0;
     if (i >= 6) {
       EXPECT_TRUE(std::isfinite(number(cells[9]))) << trace[i];
     }
   }
-  EXPECT_EQ(bayesian, 4);
+  EXPECT_EQ(acquisition, 4);
 
   const std::string md = read_file(report / "report.md");
   EXPECT_NE(md.find("## Results on the test split"), std::string::npos);

@@ -162,7 +162,7 @@ class QLogNoisyExpectedHypervolumeImprovement {
       detail::require_finite(options.X_pending, where, "options.X_pending");
     }
     const std::string invalid = options.validate();
-    detail::require(invalid.empty(), where, "invalid options: ", invalid);
+    detail::require(invalid.empty(), where, "options.", invalid);
     const bool injected = options.base_samples_baseline.size() > 0;
     if (injected) {
       detail::require_shape(options.base_samples_baseline, options.num_samples,

@@ -156,7 +156,7 @@ ExactGP<Kernel> fit_gp(const Eigen::Ref<const Eigen::MatrixXd>& train_x,
   detail::require_finite(train_x, where, "train_x");
   detail::require_finite(train_y, where, "train_y");
   const std::string invalid = options.validate();
-  detail::require(invalid.empty(), where, "invalid options: ", invalid);
+  detail::require(invalid.empty(), where, "options.", invalid);
   detail::require(
       options.input_transform.is_identity() || options.input_transform.dim() == train_x.cols(),
       where, "input transform has dimension ", options.input_transform.dim(), ", 'train_x' has ",
