@@ -62,12 +62,42 @@ std::string cell(const std::string& text) {
   return out;
 }
 
+/// The head of a Markdown table: a first column, one right-aligned column per objective, then
+/// left-aligned `rest` columns.
+std::string table_head(const std::string& first, const char* first_alignment,
+                       const FusionObjectives& objectives, const std::vector<std::string>& rest) {
+  std::string names = "| " + first + " |";
+  std::string rule = std::string("|") + first_alignment + "|";
+  for (int j = 0; j < objectives.size(); ++j) {
+    names += " " + objectives.name(j) + " |";
+    rule += "---:|";
+  }
+  for (const std::string& r : rest) {
+    names += " " + r + " |";
+    rule += "---|";
+  }
+  return names + "\n" + rule + "\n";
+}
+
 /// `text` as a CSV field (RFC 4180).
 std::string csv_field(const std::string& text) {
   if (text.find_first_of(",\"\n\r") == std::string::npos) {
     return text;
   }
   return "\"" + replace_all(text, "\"", "\"\"") + "\"";
+}
+
+/// A CSV header: `first`, one column per objective, δ_1 … δ_N, `last`.
+std::string csv_head(const std::string& first, const FusionObjectives& objectives, int num_members,
+                     const std::string& last) {
+  std::string csv = first;
+  for (int j = 0; j < objectives.size(); ++j) {
+    csv += "," + csv_field(objectives.name(j));
+  }
+  for (int i = 0; i < num_members; ++i) {
+    csv += detail::concat(",delta_", i + 1);
+  }
+  return csv + "," + last + "\n";
 }
 
 std::string csv_number(double v) {
@@ -421,15 +451,8 @@ std::string FusionReport::markdown(const std::string& svg_name) const {
   md += "## Methods\n\n";
   md +=
       "Values on the validation data the search used: compare the methods on held-out data "
-      "before choosing one.\n\n| method |";
-  for (int j = 0; j < m; ++j) {
-    md += " " + objectives.name(j) + " |";
-  }
-  md += " δ | how |\n|---|";
-  for (int j = 0; j < m; ++j) {
-    md += "---:|";
-  }
-  md += "---|---|\n";
+      "before choosing one.\n\n" +
+      table_head("method", "---", objectives, {"δ", "how"});
   for (const MethodReport& row : methods) {
     md += "| " + row.method + " |";
     if (row.result) {
@@ -487,15 +510,7 @@ std::string FusionReport::markdown(const std::string& svg_name) const {
       md += "![evaluated points, Pareto set and hypervolume trace](" + svg_name + ")\n\n";
     }
     if (!s.pareto_set.trace_indices.empty()) {
-      md += "### Pareto set\n\n| trace row |";
-      for (int j = 0; j < m; ++j) {
-        md += " " + objectives.name(j) + " |";
-      }
-      md += " δ |\n|---:|";
-      for (int j = 0; j < m; ++j) {
-        md += "---:|";
-      }
-      md += "---|\n";
+      md += "### Pareto set\n\n" + table_head("trace row", "---:", objectives, {"δ"});
       for (std::size_t p = 0; p < s.pareto_set.trace_indices.size(); ++p) {
         const auto r = static_cast<Eigen::Index>(p);
         md += detail::concat("| ", s.pareto_set.trace_indices[p], " |");
@@ -535,14 +550,8 @@ std::string FusionReport::evaluations_csv() const {
   if (search) {
     pareto.insert(search->pareto_set.trace_indices.begin(), search->pareto_set.trace_indices.end());
   }
-  std::string csv = "record,source,proposal,status,reused,pareto,hypervolume,seconds";
-  for (int j = 0; j < objectives.size(); ++j) {
-    csv += "," + csv_field(objectives.name(j));
-  }
-  for (int i = 0; i < num_members; ++i) {
-    csv += detail::concat(",delta_", i + 1);
-  }
-  csv += ",error\n";
+  std::string csv = csv_head("record,source,proposal,status,reused,pareto,hypervolume,seconds",
+                             objectives, num_members, "error");
   for (std::size_t i = 0; i < records.size(); ++i) {
     const FusionRecord& r = records[i];
     const int row = trace_row[i];
@@ -566,14 +575,7 @@ std::string FusionReport::evaluations_csv() const {
 }
 
 std::string FusionReport::methods_csv() const {
-  std::string csv = "method,available";
-  for (int j = 0; j < objectives.size(); ++j) {
-    csv += "," + csv_field(objectives.name(j));
-  }
-  for (int i = 0; i < num_members; ++i) {
-    csv += detail::concat(",delta_", i + 1);
-  }
-  csv += ",how\n";
+  std::string csv = csv_head("method,available", objectives, num_members, "how");
   for (const MethodReport& row : methods) {
     csv += csv_field(row.method) + "," + (row.result ? "true" : "false");
     if (row.result) {

@@ -81,16 +81,21 @@ inline std::vector<double> parse_delta(const std::string& text) {
   return out;
 }
 
-/// The lines of a text file.
-inline std::vector<std::string> lines_of(const std::string& path) {
+/// The non-empty lines of `text`.
+inline std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> out;
-  std::ifstream in(path);
+  std::stringstream in(text);
   for (std::string line; std::getline(in, line);) {
     if (!line.empty()) {
       out.push_back(line);
     }
   }
   return out;
+}
+
+/// The non-empty lines of a text file.
+inline std::vector<std::string> lines_of(const std::string& path) {
+  return lines(read_bytes(path));
 }
 
 /// The rows of a CSV file without quoted fields spanning lines (methods.csv): fields split at

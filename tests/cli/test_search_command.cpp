@@ -51,17 +51,6 @@ std::string output_of(const std::string& command) {
   return r.stdout_text;
 }
 
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) {
-      out.push_back(line);
-    }
-  }
-  return out;
-}
-
 /// Every file `bomf report JOURNAL -o DIR` writes equals the one `bomf search` wrote.
 void expect_same_report(const std::string& search_output, const std::string& journal,
                         const std::string& report_dir) {
@@ -91,7 +80,15 @@ bool not_running(pid_t pid) {
   return text.empty() || (paren != std::string::npos && text.substr(paren + 2, 1) == "Z");
 }
 
-class SearchCommand : public ScratchDirectory {};
+class SearchCommand : public ScratchDirectory {
+ protected:
+  /// Members trained by the Python example's train.py with `arguments` into run/ (their paths,
+  /// in training order).
+  std::vector<std::string> python_members(const std::string& python, const std::string& arguments) {
+    return lines(output_of(q(python) + " " + q(kPythonExample + "/train.py") + " --out " +
+                           q(path("run")) + " " + arguments));
+  }
+};
 
 // The Python example end to end: members trained by train.py, evaluated by evaluate.py (numpy
 // reading the safetensors bomf writes); the fused checkpoint loads in Python and scores what the
@@ -102,9 +99,7 @@ TEST_F(SearchCommand, PythonEvaluatorEndToEndAndAfterKill9) {
   if (python.empty()) {
     GTEST_SKIP() << "no python3 with numpy (Debian: apt-get install python3-numpy)";
   }
-  const std::vector<std::string> members =
-      lines(output_of(q(python) + " " + q(kPythonExample + "/train.py") + " --out " +
-                      q(path("run")) + " --members 3 --steps 600"));
+  const std::vector<std::string> members = python_members(python, "--members 3 --steps 600");
   ASSERT_EQ(members.size(), 3u);
   const std::string data = path("run/data.safetensors");
   const auto evaluate = [&](const std::string& log, const std::string& extra) {
@@ -202,8 +197,7 @@ TEST_F(SearchCommand, PythonTorchSaveMembers) {
     GTEST_SKIP() << "no python3 with numpy and torch (Debian: python3-numpy, python3-torch)";
   }
   const std::vector<std::string> members =
-      lines(output_of(q(python) + " " + q(kPythonExample + "/train.py") + " --out " +
-                      q(path("run")) + " --members 2 --steps 300 --format torch"));
+      python_members(python, "--members 2 --steps 300 --format torch");
   ASSERT_EQ(members.size(), 2u);
   const std::string evaluate = q(python) + " " + q(kPythonExample + "/evaluate.py") + " --data " +
                                q(path("run/data.safetensors"));
@@ -226,9 +220,7 @@ TEST_F(SearchCommand, PythonEvaluatorFusesItself) {
   if (python.empty()) {
     GTEST_SKIP() << "no python3 with numpy (Debian: apt-get install python3-numpy)";
   }
-  const std::vector<std::string> members =
-      lines(output_of(q(python) + " " + q(kPythonExample + "/train.py") + " --out " +
-                      q(path("run")) + " --members 2 --steps 200"));
+  const std::vector<std::string> members = python_members(python, "--members 2 --steps 200");
   ASSERT_EQ(members.size(), 2u);
   // Behind a launcher (here `env`; `srun …` or `ssh host …` the same way).
   const std::string evaluate =
