@@ -12,6 +12,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -142,10 +143,11 @@ std::pair<std::string, std::string> parse_worker_env(const std::string& text) {
 /// other members or another evaluator is refused by the library, naming this text.
 std::string fingerprint_of(const Members& members, const SearchArguments& a) {
   std::string text = detail::concat("bomf search 1; ", format_name(members.format()), " members:");
+  std::set<std::string> seen;  // a single-file member is also its own (only) shard
   for (const std::string& file : members.files()) {
     struct stat info {};
-    if (::stat(file.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) {
-      continue;  // an adapter directory: its files are listed too
+    if (!seen.insert(file).second || ::stat(file.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) {
+      continue;  // listed already, or an adapter directory (its files are listed too)
     }
     text += detail::concat(" ", fs::absolute(file).lexically_normal().string(), " (",
                            static_cast<long long>(info.st_size), " bytes, modified ",
@@ -326,7 +328,20 @@ int run_search(const SearchArguments& a) {
     throw usage_error(detail::concat("-o/--output or --journal: ", e.what()));
   }
   const std::string fingerprint = fingerprint_of(members, a);
-  FusionLedger ledger(static_cast<int>(n), objectives, fingerprint, journal_path);
+  std::optional<FusionLedger> opened;
+  try {
+    opened.emplace(static_cast<int>(n), objectives, fingerprint, journal_path);
+  } catch (const invalid_argument& e) {
+    if (std::string(e.what()).find("belongs to a different run") == std::string::npos) {
+      throw;
+    }
+    throw invalid_argument(detail::concat(
+        e.what(),
+        "; a journal belongs to one search — its members (paths, sizes, modification times), "
+        "objectives, fusion options and evaluator command: give this search another --journal "
+        "or output directory, or rerun the search it belongs to"));
+  }
+  FusionLedger& ledger = *opened;
   bool has_info = false;
   for (const nlohmann::json& line : ledger.journal().records()) {
     has_info = has_info || line.value("kind", std::string()) == "bomf_search";

@@ -254,7 +254,7 @@ TEST_F(SearchCommand, PeftAdapterMembers) {
       "sh " +
       q(shell_evaluator(dir_)) + " {delta}";
   const BomfRun r = run_bomf("search" + joined(members) + kShellObjectives +
-                             " --num-initial 1 --num-iterations 1 --baselines none -q -o " +
+                             " --num-initial 0 --num-iterations 1 --baselines none -q -o " +
                              q(path("out")) + " --evaluate " + q(evaluate));
   ASSERT_EQ(r.status(), 0) << r.err();
   for (const auto& record : evaluation_records(path("out/journal.jsonl"))) {
@@ -277,8 +277,9 @@ TEST_F(SearchCommand, CppEvaluatorEndToEnd) {
   ASSERT_EQ(members.size(), 3u);
   const std::string evaluate = q(evaluator) + " evaluate --data " + q(path("run/data.safetensors"));
   const BomfRun r = run_bomf(
-      "search" + joined(members) + kExampleObjectives + " --num-iterations 3 --parallel 2 -q -o " +
-      q(path("out")) + " --evaluate " +
+      "search" + joined(members) + kExampleObjectives +
+      " --num-initial 2 --num-iterations 2 --baselines swa --parallel 2 -q -o " + q(path("out")) +
+      " --evaluate " +
       q(evaluate + " --weights {weights} --log " + q(path("calls.log")) + " --tag {delta}"));
   ASSERT_EQ(r.status(), 0) << r.err();
   const auto records = evaluation_records(path("out/journal.jsonl"));
@@ -334,6 +335,29 @@ TEST_F(SearchCommand, FailuresAndTimeoutsAreJournaledAndTheSearchGoesOn) {
   EXPECT_NE(stopped.err().find("max_failures"), std::string::npos) << stopped.err();
   EXPECT_TRUE(fs::exists(path("stopped/report.md")));
   EXPECT_FALSE(fs::exists(path("stopped/fused.safetensors")));
+}
+
+// A journal belongs to one search: another evaluator command (or other members) on it is refused,
+// saying what to do, and the journal is left as it was.
+TEST_F(SearchCommand, AJournalOfAnotherSearchIsRefused) {
+  const auto members = tiny_members(dir_, 2);
+  const std::string base = "search" + joined(members) + kShellObjectives +
+                           " --evaluator-fuses -q --baselines none --num-initial 1 "
+                           "--num-iterations 0 -o " +
+                           q(path("out")) + " --evaluate ";
+  const std::string evaluate = "sh " + q(shell_evaluator(dir_)) + " {delta}";
+  const BomfRun first = run_bomf(base + q(evaluate));
+  ASSERT_EQ(first.status(), 0) << first.err();
+  const std::string journal = read_bytes(path("out/journal.jsonl"));
+  const BomfRun other = run_bomf(base + q("SLEEP=0 " + evaluate));
+  EXPECT_EQ(other.status(), 1) << other.err();
+  EXPECT_NE(other.err().find("belongs to a different run: header key 'fingerprint'"),
+            std::string::npos)
+      << other.err();
+  EXPECT_NE(other.err().find("give this search another --journal or output directory"),
+            std::string::npos)
+      << other.err();
+  EXPECT_EQ(read_bytes(path("out/journal.jsonl")), journal);
 }
 
 // SIGINT stops the evaluations in flight (their processes are killed, their slots removed) and
@@ -485,10 +509,10 @@ TEST_F(ReportCommand, ReportsTheJournalOfARunningSearch) {
   spec.command = q(BOMF_EXECUTABLE) + " search" + joined(members) + kShellObjectives +
                  " --evaluator-fuses -q --baselines none --num-initial 1 --num-iterations 2 -o " +
                  q(path("out")) + " --evaluate " + q("sh " + q(shell_evaluator(dir_)) + " {delta}");
-  spec.environment = {{"SLEEP", "1"}};
+  spec.environment = {{"SLEEP", "2"}};  // 5 evaluations of 2 s: the report runs during them
   spec.timeout = 120s;
   background.start(spec);
-  wait_for_records(path("out/journal.jsonl"), 2);
+  wait_for_records(path("out/journal.jsonl"), 1);
   const BomfRun r = run_bomf("report " + q(path("out/journal.jsonl")));
   EXPECT_EQ(r.status(), 0) << r.err();
   EXPECT_NE(r.err().find("in use by a running search"), std::string::npos) << r.err();
