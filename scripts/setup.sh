@@ -13,8 +13,8 @@ packages=(
   libtorch-dev libopenblas0-openmp
   # examples (the flagship reads WordNet glosses; npm fetches its GloVe vectors)
   libcli11-dev wordnet-base
-  # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev
+  # tests and benchmarks (python3-numpy: bomf search's end-to-end tests with a Python evaluator)
+  libgtest-dev libgmock-dev libbenchmark-dev python3-numpy
   # fuzzing (clang's libFuzzer runtime)
   clang libclang-rt-14-dev
 )

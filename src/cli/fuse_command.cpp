@@ -15,6 +15,7 @@
 #include "bomf/torch/threads.hpp"
 #include "cli/arguments.hpp"
 #include "cli/commands.hpp"
+#include "cli/fusion_arguments.hpp"
 #include "cli/members.hpp"
 #include "cli/progress_bar.hpp"
 #include "io/file_util.hpp"
@@ -27,31 +28,11 @@ struct FuseArguments {
   std::string coefficients;
   bool uniform = false;
   std::string output;
-  std::string dtype = "same";
-  std::string integers_from = "1";
   bool simplex = false;
-  std::string threads = "1";
-  std::string chunk_elements = std::to_string(std::size_t{1} << 22);
   std::vector<std::string> metadata;
-  std::string lora = "factors";
+  FusionArguments fusion;
   bool quiet = false;
 };
-
-std::optional<at::ScalarType> dtype_of(const std::string& name) {
-  if (name == "f32") {
-    return at::kFloat;
-  }
-  if (name == "bf16") {
-    return at::kBFloat16;
-  }
-  if (name == "f16") {
-    return at::kHalf;
-  }
-  if (name == "f64") {
-    return at::kDouble;
-  }
-  return std::nullopt;  // "same" (CLI11 has checked the choice)
-}
 
 int run_fuse(const FuseArguments& a) {
   const std::size_t n = a.inputs.size();
@@ -90,18 +71,9 @@ int run_fuse(const FuseArguments& a) {
                                        "replace that input"));
     }
   }
-  const auto threads = parse_integer(a.threads, "--threads", 1, 4096, "libtorch intra-op threads");
-  MemberOptions options;
-  options.chunk_elements = static_cast<std::size_t>(parse_integer(
-      a.chunk_elements, "--chunk-elements", 1, std::int64_t{1} << 40, "elements fused per step"));
-  options.fusion.output_dtype = dtype_of(a.dtype);
-  options.fusion.copy_non_floating_from =
-      static_cast<std::size_t>(parse_integer(a.integers_from, "--integers-from", 1,
-                                             static_cast<std::int64_t>(n),
-                                             "the input whose integer tensors are copied")) -
-      1;
+  int threads = 1;
+  MemberOptions options = member_options(a.fusion, n, threads);
   options.fusion.require_simplex = a.simplex;
-  options.lora = a.lora == "exact" ? LoraFusionMode::exact : LoraFusionMode::factors;
   for (const auto& item : a.metadata) {
     const auto [key, value] = parse_key_value(item, "--metadata");
     options.metadata[key] = value;
@@ -111,7 +83,7 @@ int run_fuse(const FuseArguments& a) {
     throw_if_interrupted();
     bar.update(done, total, name);
   };
-  set_torch_threads(static_cast<int>(threads));
+  set_torch_threads(threads);
 
   const Members members(a.inputs, options);
   try {
@@ -157,25 +129,12 @@ std::function<int()> add_fuse_command(CLI::App& app) {
                    "directory (PEFT inputs) or a .pt file (torch.save inputs); never an input")
       ->type_name("PATH")
       ->required();
-  fuse->add_option("--dtype", args->dtype, "Dtype of the fused floating tensors (default same)")
-      ->check(CLI::IsMember({"same", "f32", "bf16", "f16", "f64"}));
-  fuse->add_option("--integers-from", args->integers_from,
-                   "The input (1-based) whose integer tensors are copied (default 1)")
-      ->type_name("INT");
   fuse->add_flag("--simplex", args->simplex, "Require δ_i ≥ 0 and Σ δ_i = 1");
-  fuse->add_option("--threads", args->threads, "libtorch intra-op threads, ≥ 1 (default 1)")
-      ->type_name("INT");
-  fuse->add_option("--chunk-elements", args->chunk_elements,
-                   "Elements fused per step, ≥ 1; bounds memory (default 4194304)")
-      ->type_name("INT");
   fuse->add_option("--metadata", args->metadata,
                    "key=value for the output's __metadata__ (repeat the option for more pairs)")
       ->type_name("KEY=VALUE")
       ->allow_extra_args(false);
-  fuse->add_option("--lora-fusion", args->lora,
-                   "PEFT inputs: 'factors' averages A and B separately (the paper's), 'exact' "
-                   "gives Σ δ_i s_i B_i A_i as a rank-Σr_i adapter (default factors)")
-      ->check(CLI::IsMember({"factors", "exact"}));
+  add_fusion_options(*fuse, args->fusion);
   fuse->add_flag("-q,--quiet", args->quiet, "No progress bar, no summary");
   return [args] { return run_fuse(*args); };
 }

@@ -6,6 +6,8 @@
 #include <csignal>
 #include <exception>
 #include <iostream>
+#include <map>
+#include <string>
 
 #include "bomf/core/error.hpp"
 #include "bomf/version.hpp"
@@ -33,6 +35,10 @@ void install_interrupt_handlers() {
   }
 }
 
+int interrupt_signal() {
+  return static_cast<int>(g_interrupted);
+}
+
 void throw_if_interrupted() {
   if (g_interrupted != 0) {
     throw interrupted(detail::concat("interrupted by signal ", static_cast<int>(g_interrupted)));
@@ -46,29 +52,37 @@ int main(int argc, char** argv) {
   CLI::App app{"bomf " BOMF_VERSION_STRING
                " — Bayesian-optimization model fusion of fine-tuned checkpoints.\n"
                "Exit status: 0 success, 1 failure (unreadable or incompatible input, write "
-               "error), 2 wrong command line, 130 interrupted. See docs/cli.md.",
+               "error), 2 wrong command line, 3 bomf search stopped by failed evaluations, 130 "
+               "interrupted. See docs/cli.md.",
                "bomf"};
   app.require_subcommand(1, 1);
   app.set_version_flag("--version", BOMF_VERSION_STRING);
-  const auto fuse = add_fuse_command(app);
+  const std::map<std::string, std::function<int()>> commands = {
+      {"fuse", add_fuse_command(app)},
+      {"search", add_search_command(app)},
+      {"report", add_report_command(app)}};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     if (error.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) {
       return app.exit(error);  // --help, --version
     }
-    std::cerr << "bomf: " << error.what() << "\n(run 'bomf --help' or 'bomf fuse --help')\n";
+    std::cerr << "bomf: " << error.what()
+              << "\n(run 'bomf --help', or 'bomf COMMAND --help' for fuse, search and report)\n";
     return kExitUsage;
   }
   install_interrupt_handlers();
   const std::string command = app.get_subcommands().front()->get_name();
   try {
-    return fuse();
+    return commands.at(command)();
   } catch (const usage_error& error) {
     std::cerr << "bomf " << command << ": " << error.what() << "\n";
     return kExitUsage;
   } catch (const interrupted& error) {
-    std::cerr << "bomf " << command << ": " << error.what() << "; nothing was written\n";
+    std::cerr << "bomf " << command << ": " << error.what()
+              << (command == "search" ? "; every completed evaluation is in the journal"
+                                      : "; nothing was written")
+              << "\n";
     return kExitInterrupted;
   } catch (const std::exception& error) {
     std::cerr << "bomf " << command << ": " << error.what() << "\n";

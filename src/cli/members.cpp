@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <optional>
 #include <utility>
 
@@ -87,6 +88,7 @@ MemberFormat detect_member_format(const std::string& path) {
 
 struct Members::Loaded {
   std::unique_ptr<WeightFuser> torch_fuser;  // torch.save members
+  std::mutex torch_fuser_mutex;              // its output buffer is reused: one writer at a time
   std::vector<PeftAdapter> adapters;         // PEFT members
 };
 
@@ -189,9 +191,11 @@ void Members::write_fused(const Eigen::Ref<const Eigen::VectorXd>& delta,
                                     "bomf: fused adapter");
       return;
     }
-    case MemberFormat::torch_state_dict:
+    case MemberFormat::torch_state_dict: {
+      const std::lock_guard<std::mutex> lock(loaded_->torch_fuser_mutex);
       save_torch_state_dict(output, loaded_->torch_fuser->fuse(delta));
       return;
+    }
   }
 }
 

@@ -92,7 +92,9 @@ class Members {
   /// member's, edited for the exact mode), a torch.save file (`save_torch_state_dict`) for
   /// torch.save members. Every file is written atomically and durably; members are never
   /// written. Checks `output` with `check_output` and `delta` (length N, finite, on the simplex
-  /// if `options.fusion.require_simplex`) first.
+  /// if `options.fusion.require_simplex`) first. Thread-safe: `bomf search` writes from several
+  /// workers at once (safetensors and PEFT members in parallel; torch.save members, whose fuser
+  /// reuses one output buffer, one at a time).
   void write_fused(const Eigen::Ref<const Eigen::VectorXd>& delta, const std::string& output) const;
 
  private:

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -74,18 +75,32 @@ struct BomfRun {
 };
 
 /// Runs `bomf <arguments>` (arguments already shell-quoted where needed) with a timeout, so that
-/// a hang is a test failure rather than a stuck test run.
+/// a hang is a test failure rather than a stuck test run, and `environment` added to ours.
 inline BomfRun run_bomf(const std::string& arguments,
-                        std::chrono::milliseconds timeout = std::chrono::seconds(120)) {
+                        std::chrono::milliseconds timeout = std::chrono::seconds(120),
+                        const std::map<std::string, std::string>& environment = {}) {
   cli::ProcessSpec spec;
   spec.command = cli::shell_quote(BOMF_EXECUTABLE) + " " + arguments;
   spec.timeout = timeout;
+  spec.environment = environment;
   spec.stderr_tail_bytes = 1 << 16;
   return BomfRun{cli::run_process(spec)};
 }
 
 inline std::string q(const std::string& text) {
   return cli::shell_quote(text);
+}
+
+/// A python3 that imports `modules` (e.g. "numpy" or "numpy, torch"): Debian's /usr/bin/python3,
+/// else the python3 on PATH; "" when none does (the caller skips, saying so).
+inline std::string python_with(const std::string& modules) {
+  for (const char* python : {"/usr/bin/python3", "python3"}) {
+    const std::string probe = std::string(python) + " -c 'import " + modules + "' >/dev/null 2>&1";
+    if (std::system(probe.c_str()) == 0) {
+      return python;
+    }
+  }
+  return {};
 }
 
 }  // namespace bomf::test

@@ -1,0 +1,592 @@
+// `bomf search` as users run it: a subprocess with a separate evaluator process — the Python
+// example (examples/python_evaluator, Debian's python3-numpy reading safetensors itself), the
+// C++ example (examples/cpp_evaluator) and a shell script — through to the fused checkpoint, the
+// baselines and the report; a kill -9 and a rerun that loses and repeats nothing; failures,
+// timeouts and interrupts; every wrong command line refused with exit status 2.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bomf/drivers/baselines.hpp"
+#include "bomf/drivers/fusion_search.hpp"
+#include "search_test_util.hpp"
+
+namespace bomf::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kPythonExample = std::string(BOMF_SOURCE_DIR) + "/examples/python_evaluator";
+
+/// The objectives of the examples' evaluators.
+const std::string kExampleObjectives =
+    " --objective loss:loss --objective accuracy:metric --objective macro_f1:metric";
+/// The objectives of the shell evaluator.
+const std::string kShellObjectives = " --objective loss:loss --objective acc:metric";
+
+std::string joined(const std::vector<std::string>& paths) {
+  std::string out;
+  for (const auto& p : paths) {
+    out += " " + q(p);
+  }
+  return out;
+}
+
+/// Runs `command` through /bin/sh and returns its standard output (the test fails on a non-zero
+/// status).
+std::string output_of(const std::string& command) {
+  cli::ProcessSpec spec;
+  spec.command = command;
+  spec.timeout = 120s;
+  const cli::ProcessResult r = cli::run_process(spec);
+  EXPECT_TRUE(r.ok()) << command << ": " << r.describe() << "\n" << r.stderr_tail;
+  return r.stdout_text;
+}
+
+/// Every file `bomf report JOURNAL -o DIR` writes equals the one `bomf search` wrote.
+void expect_same_report(const std::string& search_output, const std::string& journal,
+                        const std::string& report_dir) {
+  const BomfRun r = run_bomf("report " + q(journal) + " -o " + q(report_dir));
+  ASSERT_EQ(r.status(), 0) << r.err();
+  for (const char* name : {"report.md", "report.csv", "methods.csv", "report.svg"}) {
+    EXPECT_EQ(read_bytes(search_output + "/" + name), read_bytes(report_dir + "/" + name)) << name;
+  }
+}
+
+/// Waits until `journal` holds at least `count` evaluation records (fails after `limit`).
+void wait_for_records(const std::string& journal, std::size_t count,
+                      std::chrono::seconds limit = 90s) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (evaluation_records(journal).size() < count) {
+    ASSERT_LT(std::chrono::steady_clock::now(), until) << "the journal never reached " << count;
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
+/// True when process `pid` has ended (it does not exist, or is a zombie nobody reaped yet).
+bool not_running(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  std::getline(stat, text);
+  const std::size_t paren = text.rfind(')');
+  return text.empty() || (paren != std::string::npos && text.substr(paren + 2, 1) == "Z");
+}
+
+class SearchCommand : public ScratchDirectory {
+ protected:
+  /// Members trained by the Python example's train.py with `arguments` into run/ (their paths,
+  /// in training order).
+  std::vector<std::string> python_members(const std::string& python, const std::string& arguments) {
+    return lines(output_of(q(python) + " " + q(kPythonExample + "/train.py") + " --out " +
+                           q(path("run")) + " " + arguments));
+  }
+};
+
+// The Python example end to end: members trained by train.py, evaluated by evaluate.py (numpy
+// reading the safetensors bomf writes); the fused checkpoint loads in Python and scores what the
+// report says; `bomf report` rewrites the same report; a run killed with SIGKILL and rerun loses
+// and repeats no evaluation and ends with exactly the journal of the uninterrupted run.
+TEST_F(SearchCommand, PythonEvaluatorEndToEndAndAfterKill9) {
+  const std::string python = python_with("numpy");
+  if (python.empty()) {
+    GTEST_SKIP() << "no python3 with numpy (Debian: apt-get install python3-numpy)";
+  }
+  const std::vector<std::string> members = python_members(python, "--members 3 --steps 600");
+  ASSERT_EQ(members.size(), 3u);
+  const std::string data = path("run/data.safetensors");
+  const auto evaluate = [&](const std::string& log, const std::string& extra) {
+    return q(python) + " " + q(kPythonExample + "/evaluate.py") + " --data " + q(data) +
+           " --weights {weights} --tag {delta} --log " + q(log) + extra;
+  };
+  const std::string common =
+      "search" + joined(members) + kExampleObjectives + " --num-iterations 3 -q";
+
+  // The uninterrupted run.
+  const BomfRun ref = run_bomf(common + " -o " + q(path("ref")) + " --evaluate " +
+                               q(evaluate(path("ref.log"), "")));
+  ASSERT_EQ(ref.status(), 0) << ref.err();
+  const std::vector<nlohmann::json> reference = evaluation_records(path("ref/journal.jsonl"));
+  int computed = 0;
+  for (const auto& r : reference) {
+    EXPECT_EQ(r["status"], "ok") << r.dump();
+    computed += r["reused"].get<bool>() ? 0 : 1;
+  }
+  EXPECT_GE(reference.size(), 9u);  // 3 members, 3 initial, 3 acquisition; SWA and 2 soups
+                                    // unless the search evaluated their δ already
+  EXPECT_EQ(lines_of(path("ref.log")).size(), static_cast<std::size_t>(computed))
+      << "each evaluation runs the evaluator exactly once";
+  for (const char* name : {"fused.safetensors", "report.md", "report.csv", "methods.csv",
+                           "report.svg", "journal.jsonl"}) {
+    EXPECT_TRUE(fs::exists(path("ref/") + name)) << name;
+  }
+  EXPECT_FALSE(fs::exists(path("ref/scratch"))) << "the scratch directory is removed";
+  // The fused checkpoint, loaded in Python, scores what the report says of BOMF's δ.
+  const std::vector<std::string> bomf_row = method_row(path("ref/methods.csv"), "BOMF");
+  ASSERT_GE(bomf_row.size(), 5u);
+  EXPECT_EQ(bomf_row[1], "true");
+  const nlohmann::json answer = nlohmann::json::parse(
+      lines(output_of(q(python) + " " + q(kPythonExample + "/evaluate.py") + " --data " + q(data) +
+                      " --weights " + q(path("ref/fused.safetensors"))))
+          .back());
+  EXPECT_DOUBLE_EQ(answer["loss"].get<double>(), std::stod(bomf_row[2]));
+  EXPECT_DOUBLE_EQ(answer["metrics"]["accuracy"].get<double>(), std::stod(bomf_row[3]));
+  const std::string md = read_bytes(path("ref/report.md"));
+  for (const char* method :
+       {"| BOMF |", "| best member |", "| last checkpoint |", "| SWA |", "| Greedy SWA |"}) {
+    EXPECT_NE(md.find(method), std::string::npos) << method << "\n" << md;
+  }
+  expect_same_report(path("ref"), path("ref/journal.jsonl"), path("ref_report"));
+
+  // The same search killed with SIGKILL part-way (an evaluation in flight), then rerun.
+  const std::string killed_log = path("killed.log");
+  const std::string killed_command = common + " -o " + q(path("killed")) + " --evaluate " +
+                                     q(evaluate(killed_log, " --sleep 0.3"));
+  cli::ProcessPool background;
+  cli::ProcessSpec spec;
+  spec.command = q(BOMF_EXECUTABLE) + " " + killed_command;
+  spec.timeout = 120s;
+  const auto id = background.start(spec);
+  wait_for_records(path("killed/journal.jsonl"), 7);
+  background.cancel(id);  // SIGKILL to bomf's process group (not to its evaluators')
+  const std::vector<nlohmann::json> before = evaluation_records(path("killed/journal.jsonl"));
+  ASSERT_GE(before.size(), 7u);
+  ASSERT_LT(before.size(), reference.size()) << "killed too late to test anything";
+  const std::size_t log_before = lines_of(killed_log).size();
+  const BomfRun rerun = run_bomf(killed_command);
+  ASSERT_EQ(rerun.status(), 0) << rerun.err();
+  const std::vector<nlohmann::json> after = evaluation_records(path("killed/journal.jsonl"));
+  // Nothing lost: the first run's records are still there, first, unchanged.
+  ASSERT_GE(after.size(), before.size());
+  for (std::size_t i = 0; i < before.size(); ++i) {
+    EXPECT_EQ(after[i], before[i]) << i;
+  }
+  // Nothing repeated: no δ journaled by the first run was given to the evaluator again.
+  std::set<std::vector<double>> journaled;
+  for (const auto& r : before) {
+    journaled.insert(delta_of(r));
+  }
+  const std::vector<std::string> log = lines_of(killed_log);
+  for (std::size_t i = log_before; i < log.size(); ++i) {
+    const auto tag = nlohmann::json::parse(log[i])["tag"].get<std::string>();
+    EXPECT_EQ(journaled.count(parse_delta(tag)), 0u) << "evaluated again: " << tag;
+  }
+  // And the search went on as if never interrupted: the same evaluations in the same order.
+  ASSERT_EQ(after.size(), reference.size());
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(delta_of(after[i]), delta_of(reference[i])) << i;
+    EXPECT_EQ(after[i]["source"], reference[i]["source"]) << i;
+    EXPECT_EQ(after[i]["loss"], reference[i]["loss"]) << i;
+  }
+  EXPECT_EQ(read_bytes(path("killed/methods.csv")), read_bytes(path("ref/methods.csv")));
+}
+
+// torch.save members (train.py --format torch, what `torch.save(model.state_dict(), path)`
+// writes) fused into a .pt file that Python's torch.load reads and evaluate.py scores as the
+// report says.
+TEST_F(SearchCommand, PythonTorchSaveMembers) {
+  const std::string python = python_with("numpy, torch");
+  if (python.empty()) {
+    GTEST_SKIP() << "no python3 with numpy and torch (Debian: python3-numpy, python3-torch)";
+  }
+  const std::vector<std::string> members =
+      python_members(python, "--members 2 --steps 300 --format torch");
+  ASSERT_EQ(members.size(), 2u);
+  const std::string evaluate = q(python) + " " + q(kPythonExample + "/evaluate.py") + " --data " +
+                               q(path("run/data.safetensors"));
+  const BomfRun r =
+      run_bomf("search" + joined(members) + kExampleObjectives +
+               " --num-initial 1 --num-iterations 1 --baselines none -q -o " + q(path("out")) +
+               " --evaluate " + q(evaluate + " --weights {weights}"));
+  ASSERT_EQ(r.status(), 0) << r.err();
+  const std::vector<std::string> bomf_row = method_row(path("out/methods.csv"), "BOMF");
+  ASSERT_GE(bomf_row.size(), 3u);
+  const nlohmann::json answer = nlohmann::json::parse(
+      lines(output_of(evaluate + " --weights " + q(path("out/fused.pt")))).back());
+  EXPECT_DOUBLE_EQ(answer["loss"].get<double>(), std::stod(bomf_row[2]));
+}
+
+// An evaluator that fuses on its own, started through a launcher: bomf passes {delta} and
+// {members} and writes nothing.
+TEST_F(SearchCommand, PythonEvaluatorFusesItself) {
+  const std::string python = python_with("numpy");
+  if (python.empty()) {
+    GTEST_SKIP() << "no python3 with numpy (Debian: apt-get install python3-numpy)";
+  }
+  const std::vector<std::string> members = python_members(python, "--members 2 --steps 200");
+  ASSERT_EQ(members.size(), 2u);
+  // Behind a launcher (here `env`; `srun …` or `ssh host …` the same way).
+  const std::string evaluate =
+      "env LAUNCHED=1 " + q(python) + " " + q(kPythonExample + "/evaluate.py") + " --data " +
+      q(path("run/data.safetensors")) + " --delta {delta} --members {members}";
+  const BomfRun r = run_bomf("search" + joined(members) + kExampleObjectives +
+                             " --evaluator-fuses --num-initial 1 --num-iterations 1 "
+                             "--baselines none -q -o " +
+                             q(path("out")) + " --keep-scratch --evaluate " + q(evaluate));
+  ASSERT_EQ(r.status(), 0) << r.err();
+  const auto records = evaluation_records(path("out/journal.jsonl"));
+  ASSERT_EQ(records.size(), 4u);
+  for (const auto& record : records) {
+    EXPECT_EQ(record["status"], "ok") << record.dump();
+  }
+  // Nothing was fused into the slots (--keep-scratch keeps them to show it).
+  for (const auto& entry : fs::recursive_directory_iterator(path("out/scratch"))) {
+    EXPECT_TRUE(entry.is_directory()) << entry.path();
+  }
+  EXPECT_TRUE(fs::exists(path("out/fused.safetensors")));  // the chosen δ, written by bomf
+}
+
+// PEFT adapter members: {weights} is a fused adapter directory in PEFT's layout, and so is the
+// chosen checkpoint.
+TEST_F(SearchCommand, PeftAdapterMembers) {
+  const std::string peft = std::string(BOMF_TEST_DATA_DIR) + "/peft/";
+  const std::vector<std::string> members = {peft + "member_1", peft + "member_2",
+                                            peft + "member_3"};
+  const std::string evaluate =
+      "test -f {weights}/adapter_model.safetensors && test -f {weights}/adapter_config.json && "
+      "sh " +
+      q(shell_evaluator(dir_)) + " {delta}";
+  const BomfRun r = run_bomf("search" + joined(members) + kShellObjectives +
+                             " --num-initial 0 --num-iterations 1 --baselines none -q -o " +
+                             q(path("out")) + " --evaluate " + q(evaluate));
+  ASSERT_EQ(r.status(), 0) << r.err();
+  for (const auto& record : evaluation_records(path("out/journal.jsonl"))) {
+    EXPECT_EQ(record["status"], "ok") << record.dump();
+  }
+  EXPECT_TRUE(fs::exists(path("out/fused_adapter/adapter_model.safetensors")));
+  EXPECT_TRUE(fs::exists(path("out/fused_adapter/adapter_config.json")));
+}
+
+// The C++ example evaluator (a separate program reading the fused safetensors file with
+// bomf::torch) on two workers.
+TEST_F(SearchCommand, CppEvaluatorEndToEnd) {
+#ifndef BOMF_CPP_EVALUATOR
+  GTEST_SKIP() << "examples are not built (BOMF_BUILD_EXAMPLES=OFF)";
+#else
+  const std::string evaluator = BOMF_CPP_EVALUATOR;
+  fs::create_directories(path("run"));
+  const std::vector<std::string> members = lines(
+      output_of(q(evaluator) + " train --out " + q(path("run")) + " --members 3 --steps 900"));
+  ASSERT_EQ(members.size(), 3u);
+  const std::string evaluate = q(evaluator) + " evaluate --data " + q(path("run/data.safetensors"));
+  const BomfRun r = run_bomf(
+      "search" + joined(members) + kExampleObjectives +
+      " --num-initial 2 --num-iterations 2 --baselines swa --parallel 2 -q -o " + q(path("out")) +
+      " --evaluate " +
+      q(evaluate + " --weights {weights} --log " + q(path("calls.log")) + " --tag {delta}"));
+  ASSERT_EQ(r.status(), 0) << r.err();
+  const auto records = evaluation_records(path("out/journal.jsonl"));
+  int computed = 0;
+  for (const auto& record : records) {
+    EXPECT_EQ(record["status"], "ok") << record.dump();
+    computed += record["reused"].get<bool>() ? 0 : 1;
+  }
+  EXPECT_EQ(lines_of(path("calls.log")).size(), static_cast<std::size_t>(computed));
+  const std::vector<std::string> bomf_row = method_row(path("out/methods.csv"), "BOMF");
+  ASSERT_GE(bomf_row.size(), 3u);
+  const nlohmann::json answer = nlohmann::json::parse(
+      lines(output_of(evaluate + " --weights " + q(path("out/fused.safetensors")))).back());
+  EXPECT_DOUBLE_EQ(answer["loss"].get<double>(), std::stod(bomf_row[2]));
+  expect_same_report(path("out"), path("out/journal.jsonl"), path("report"));
+#endif
+}
+
+// Failed evaluations (a non-zero exit with a message on stderr, a timeout) are journaled with
+// their reason and the stderr tail, and the search goes on; past --max-failures it stops with
+// status 3, and the report is still written.
+TEST_F(SearchCommand, FailuresAndTimeoutsAreJournaledAndTheSearchGoesOn) {
+  const auto members = tiny_members(dir_, 3);
+  const std::string evaluate = "sh " + q(shell_evaluator(dir_)) + " {delta}";
+  const std::string common = "search" + joined(members) + kShellObjectives +
+                             " --evaluator-fuses -q --baselines none --evaluate " + q(evaluate);
+  const BomfRun r =
+      run_bomf(common + " --num-iterations 2 --max-failures 100 --timeout 1 -o " + q(path("out")),
+               120s, {{"FAIL", "1"}, {"HANG", "1"}});
+  ASSERT_EQ(r.status(), 0) << r.err();
+  int failed = 0;
+  int timed_out = 0;
+  for (const auto& record : evaluation_records(path("out/journal.jsonl"))) {
+    if (record["status"] == "ok") {
+      continue;
+    }
+    const std::string error = record["error"].get<std::string>();
+    if (error.find("exit status 3") != std::string::npos) {
+      ++failed;
+      EXPECT_NE(error.find("boom at "), std::string::npos) << "the stderr tail is kept: " << error;
+    } else {
+      ++timed_out;
+      EXPECT_NE(error.find("timed out after"), std::string::npos) << error;
+    }
+  }
+  EXPECT_GE(failed + timed_out, 1) << "the design should hit the failing region";
+  EXPECT_NE(read_bytes(path("out/report.md")).find("## Failed evaluations"), std::string::npos);
+
+  const BomfRun stopped =
+      run_bomf(common + " --max-failures 0 -o " + q(path("stopped")), 120s, {{"FAIL", "1"}});
+  EXPECT_EQ(stopped.status(), 3) << stopped.err();
+  EXPECT_NE(stopped.err().find("the search stopped"), std::string::npos) << stopped.err();
+  EXPECT_NE(stopped.err().find("max_failures"), std::string::npos) << stopped.err();
+  EXPECT_TRUE(fs::exists(path("stopped/report.md")));
+  EXPECT_FALSE(fs::exists(path("stopped/fused.safetensors")));
+}
+
+// A journal belongs to one search: another evaluator command (or other members) on it is refused,
+// saying what to do, and the journal is left as it was.
+TEST_F(SearchCommand, AJournalOfAnotherSearchIsRefused) {
+  const auto members = tiny_members(dir_, 2);
+  const std::string base = "search" + joined(members) + kShellObjectives +
+                           " --evaluator-fuses -q --baselines none --num-initial 1 "
+                           "--num-iterations 0 -o " +
+                           q(path("out")) + " --evaluate ";
+  const std::string evaluate = "sh " + q(shell_evaluator(dir_)) + " {delta}";
+  const BomfRun first = run_bomf(base + q(evaluate));
+  ASSERT_EQ(first.status(), 0) << first.err();
+  const std::string journal = read_bytes(path("out/journal.jsonl"));
+  const BomfRun other = run_bomf(base + q("SLEEP=0 " + evaluate));
+  EXPECT_EQ(other.status(), 1) << other.err();
+  EXPECT_NE(other.err().find("belongs to a different run: header key 'fingerprint'"),
+            std::string::npos)
+      << other.err();
+  EXPECT_NE(other.err().find("give this search another --journal or output directory"),
+            std::string::npos)
+      << other.err();
+  EXPECT_EQ(read_bytes(path("out/journal.jsonl")), journal);
+}
+
+// SIGINT stops the evaluations in flight (their processes are killed, their slots removed) and
+// exits with 130; the journal keeps what completed, and a rerun finishes the search.
+TEST_F(SearchCommand, InterruptStopsTheEvaluatorsAndARerunFinishes) {
+  const auto members = tiny_members(dir_, 2);
+  const std::string evaluate = "sh " + q(shell_evaluator(dir_)) + " {delta}";
+  const std::string command = "search" + joined(members) + kShellObjectives +
+                              " --evaluator-fuses -q --baselines none --num-initial 1 "
+                              "--num-iterations 1 --parallel 2 -o " +
+                              q(path("out")) + " --evaluate " + q(evaluate);
+  cli::ProcessPool background;
+  cli::ProcessSpec spec;
+  spec.command = "echo $$ > " + q(path("pid")) + "; exec " + q(BOMF_EXECUTABLE) + " " + command;
+  spec.environment = {{"SLEEP", "60"}, {"LOG", path("calls.log")}};
+  spec.timeout = 60s;
+  background.start(spec);
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  while (lines_of(path("calls.log")).size() < 2) {  // both members' evaluations running
+    ASSERT_LT(std::chrono::steady_clock::now(), until);
+    std::this_thread::sleep_for(50ms);
+  }
+  const pid_t bomf = std::stoi(read_bytes(path("pid")));
+  ASSERT_EQ(::kill(bomf, SIGINT), 0);
+  std::vector<std::pair<cli::ProcessPool::Id, cli::ProcessResult>> done;
+  while (done.empty()) {
+    done = background.wait();
+  }
+  const cli::ProcessResult& r = done.front().second;
+  EXPECT_EQ(r.termination, cli::ProcessResult::Termination::exited);
+  EXPECT_EQ(r.exit_code, 130) << r.stderr_tail;
+  EXPECT_NE(r.stderr_tail.find("interrupted by signal 2"), std::string::npos) << r.stderr_tail;
+  EXPECT_NE(r.stderr_tail.find("rerun the same command"), std::string::npos) << r.stderr_tail;
+  EXPECT_LT(r.seconds, 30.0) << "the evaluators were not waited for";
+  for (const std::string& line : lines_of(path("calls.log"))) {
+    EXPECT_EQ(line.rfind("start", 0), 0u) << "no evaluation may have finished: " << line;
+    const pid_t evaluator = std::stoi(line.substr(line.rfind(' ') + 1));
+    EXPECT_TRUE(not_running(evaluator)) << "evaluator " << evaluator;
+  }
+  EXPECT_TRUE(evaluation_records(path("out/journal.jsonl")).empty());
+  EXPECT_FALSE(fs::exists(path("out/scratch/worker-0")));
+  EXPECT_FALSE(fs::exists(path("out/scratch/worker-1")));
+
+  const BomfRun rerun = run_bomf(command);
+  ASSERT_EQ(rerun.status(), 0) << rerun.err();
+  EXPECT_EQ(evaluation_records(path("out/journal.jsonl")).size(), 4u);
+}
+
+// Every wrong command line: status 2, a message naming the option and what is expected, and
+// nothing written.
+TEST_F(SearchCommand, RefusesWrongCommandLines) {
+  const auto members = tiny_members(dir_, 3);
+  const std::string out = path("out");
+  const std::string base = "search" + joined(members) + " -o " + q(out);
+  const std::string ok = kShellObjectives + " --evaluator-fuses --evaluate 'true {delta}'";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {" --evaluator-fuses --evaluate 'true {delta}'", "declare the objectives"},
+      {ok + " --parallel 0", "--parallel: the value is '0', expected an integer from 1 to 1024"},
+      {ok + " --timeout -1", "--timeout: the value is '-1', expected seconds ≥ 0"},
+      {ok + " --seed x", "--seed: the value is 'x'"},
+      {ok + " --num-iterations -1", "--num-iterations: the value is '-1'"},
+      {ok + " --lower-bounds 0.5,0.6,0", "--lower-bounds: lower_bounds sum to 1.1"},
+      {ok + " --upper-bounds 0.5,0.5", "--upper-bounds has 2 values"},
+      {kShellObjectives + " --evaluate 'x {weight}'", "unknown placeholder {weight}"},
+      {kShellObjectives + " --evaluator-fuses --evaluate 'x {weights}'",
+       "with --evaluator-fuses bomf writes no fused checkpoint"},
+      {kShellObjectives + " --evaluate 'true'", "uses neither {weights} nor {scratch}"},
+      {ok + " --selection best_metric --selection-metric nope",
+       "--selection-metric: 'nope' is not a metric here, expected one of: acc"},
+      {ok + " --selection weighted_sum --selection-weights 1",
+       "--selection-weights: weights has 1"},
+      {ok + " --baselines swa,soup", "--baselines: 'soup'"},
+      {ok + " --worker-env 1X=3", "'1X' is not a variable name"},
+  };
+  for (const auto& [arguments, expected] : cases) {
+    const BomfRun r = run_bomf(base + arguments);
+    EXPECT_EQ(r.status(), 2) << arguments << "\n" << r.err();
+    EXPECT_NE(r.err().find(expected), std::string::npos) << arguments << "\n" << r.err();
+    EXPECT_FALSE(fs::exists(out)) << arguments;
+  }
+  const BomfRun one = run_bomf("search " + q(members[0]) + " -o " + q(out) + ok);
+  EXPECT_EQ(one.status(), 2);
+  EXPECT_NE(one.err().find("at least 2 member checkpoints"), std::string::npos) << one.err();
+}
+
+class ReportCommand : public ScratchDirectory {
+ protected:
+  /// A small finished search (shell evaluator) with its journal at out/journal.jsonl.
+  std::string small_search(const std::string& extra = {}) {
+    const auto members = tiny_members(dir_, 2);
+    const BomfRun r =
+        run_bomf("search" + joined(members) + kShellObjectives +
+                 " --evaluator-fuses -q --num-initial 1 --num-iterations 1 -o " + q(path("out")) +
+                 " --evaluate " + q("sh " + q(shell_evaluator(dir_)) + " {delta}") + extra);
+    EXPECT_EQ(r.status(), 0) << r.err();
+    return path("out/journal.jsonl");
+  }
+};
+
+// A damaged journal is refused with the library's message (line and what is wrong) and never
+// changed; a torn last line is left out of the report but not cut from the file; a FIFO, an
+// empty file and a file that is no journal are refused clearly, without hanging.
+TEST_F(ReportCommand, RefusesDamagedJournalsAndChangesNone) {
+  const std::string journal = small_search();
+  const std::string good = read_bytes(journal);
+  const auto check = [&](const std::string& name, const std::string& bytes, int status,
+                         const std::string& expected) {
+    const std::string file = path(name);
+    write_bytes(file, bytes);
+    const BomfRun r = run_bomf("report " + q(file), 30s);
+    EXPECT_EQ(r.status(), status) << name << "\n" << r.err();
+    EXPECT_NE(r.err().find(expected), std::string::npos) << name << "\n" << r.err();
+    EXPECT_EQ(read_bytes(file), bytes) << name << " was changed";
+    return r;
+  };
+  std::vector<std::string> journal_lines = lines(good);
+  ASSERT_GE(journal_lines.size(), 5u);
+  std::string changed = journal_lines[3];  // an evaluation record (line 4)
+  const std::size_t digit = changed.find_first_of("123456789", changed.find("\"loss\""));
+  changed[digit] = changed[digit] == '9' ? '8' : static_cast<char>(changed[digit] + 1);
+  std::string damaged;
+  std::string removed;
+  for (std::size_t i = 0; i < journal_lines.size(); ++i) {
+    damaged += (i == 3 ? changed : journal_lines[i]) + "\n";
+    removed += i == 3 ? "" : journal_lines[i] + "\n";
+  }
+  check("changed.jsonl", damaged, 1, "line 4 fails its checksum");
+  check("removed.jsonl", removed, 1, "line 4 has sequence number");
+  const BomfRun torn = check("torn.jsonl", good.substr(0, good.size() - 10), 0,
+                             "the journal's last line is incomplete");
+  EXPECT_NE(torn.out().find("# BOMF fusion report"), std::string::npos);
+  check("empty.jsonl", "", 1, "is empty");
+  check("other.jsonl", "{\"a\": 1}\n", 1, "has format version (none)");
+  ASSERT_EQ(::mkfifo(path("fifo").c_str(), 0600), 0);
+  const BomfRun fifo = run_bomf("report " + q(path("fifo")), 30s);
+  EXPECT_EQ(fifo.status(), 1) << fifo.err();
+  EXPECT_NE(fifo.err().find("FIFO"), std::string::npos) << fifo.err();
+  const BomfRun missing = run_bomf("report " + q(path("missing.jsonl")), 30s);
+  EXPECT_EQ(missing.status(), 1) << missing.err();
+  EXPECT_EQ(read_bytes(journal), good);
+}
+
+// A journal that a running search holds (locked) is reported, read-only, with a note; the
+// search is not disturbed and finishes.
+TEST_F(ReportCommand, ReportsTheJournalOfARunningSearch) {
+  const auto members = tiny_members(dir_, 2);
+  cli::ProcessPool background;
+  cli::ProcessSpec spec;
+  spec.command = q(BOMF_EXECUTABLE) + " search" + joined(members) + kShellObjectives +
+                 " --evaluator-fuses -q --baselines none --num-initial 1 --num-iterations 2 -o " +
+                 q(path("out")) + " --evaluate " + q("sh " + q(shell_evaluator(dir_)) + " {delta}");
+  spec.environment = {{"SLEEP", "2"}};  // 5 evaluations of 2 s: the report runs during them
+  spec.timeout = 120s;
+  background.start(spec);
+  wait_for_records(path("out/journal.jsonl"), 1);
+  const BomfRun r = run_bomf("report " + q(path("out/journal.jsonl")));
+  EXPECT_EQ(r.status(), 0) << r.err();
+  EXPECT_NE(r.err().find("in use by a running search"), std::string::npos) << r.err();
+  EXPECT_NE(r.out().find("# BOMF fusion report"), std::string::npos);
+  std::vector<std::pair<cli::ProcessPool::Id, cli::ProcessResult>> done;
+  while (done.empty()) {
+    done = background.wait();
+  }
+  EXPECT_TRUE(done.front().second.ok()) << done.front().second.stderr_tail;
+  EXPECT_EQ(evaluation_records(path("out/journal.jsonl")).size(), 5u);
+}
+
+// A journal written by a program that uses the library (as the flagship does: a FusionEvaluator
+// shared by solve and the baselines): `bomf report` finds the library's own results in it, and
+// says which baselines the journal cannot give (Greedy SWA ranked by another metric).
+TEST_F(ReportCommand, ReportsAJournalWrittenByTheLibrary) {
+  FusionObjectives objectives;
+  objectives.loss_name = "nll";
+  objectives.metrics = {{"f1", Direction::maximize}, {"error", Direction::minimize}};
+  auto problem = make_fusion_problem(
+      3, objectives,
+      [](const Eigen::VectorXd& d) -> FusionEvaluation {
+        const double loss = (d - Eigen::Vector3d(0.2, 0.5, 0.3)).squaredNorm();
+        // Members ranked 2, 3, 1 by f1 but 3, 1, 2 by error: Greedy SWA's soups differ.
+        return {loss, Eigen::Vector2d(0.9 - loss + 0.05 * d(0), 0.5 - 0.4 * d(2) - 0.2 * d(0))};
+      },
+      "a flagship-like problem");
+  const std::string journal = path("run.fusion.jsonl");
+  FusionResult bomf_result, best, swa, greedy;
+  {
+    FusionEvaluator evaluator(problem, journal);
+    FusionSearchOptions options;
+    options.seed = 7;
+    options.num_iterations = 3;
+    bomf_result = solve(options, evaluator);
+    best = best_single_member(evaluator);
+    (void)last_checkpoint(evaluator);
+    swa = uniform_average(evaluator);
+    greedy = greedy_swa(evaluator);
+  }
+  const BomfRun r = run_bomf("report " + q(journal) + " -o " + q(path("report")));
+  ASSERT_EQ(r.status(), 0) << r.err();
+  const auto delta_in = [](const std::vector<std::string>& row) {
+    std::vector<double> delta;
+    for (std::size_t k = 5; k < 8; ++k) {
+      delta.push_back(std::stod(row.at(k)));
+    }
+    return delta;
+  };
+  const auto expect_row = [&](const std::string& method, const FusionResult& result) {
+    const std::vector<std::string> row = method_row(path("report/methods.csv"), method);
+    ASSERT_GE(row.size(), 8u) << method;
+    EXPECT_EQ(row[1], "true") << method;
+    EXPECT_EQ(std::stod(row[2]), result.evaluation.loss) << method;
+    EXPECT_EQ(delta_in(row), std::vector<double>(result.delta.data(), result.delta.data() + 3))
+        << method;
+  };
+  expect_row("BOMF", bomf_result);
+  expect_row("best member", best);
+  expect_row("SWA", swa);
+  expect_row("Greedy SWA", greedy);
+  EXPECT_NE(read_bytes(path("report/report.md"))
+                .find("Objectives: `nll` (the loss, minimized), "
+                      "`f1` (maximized), `error` (minimized)"),
+            std::string::npos);
+
+  const BomfRun other = run_bomf("report " + q(journal) + " --baseline-metric error");
+  ASSERT_EQ(other.status(), 0) << other.err();
+  EXPECT_NE(other.out().find("| Greedy SWA | — | — | — | — | incomplete"), std::string::npos)
+      << other.out();
+  const BomfRun wrong = run_bomf("report " + q(journal) + " --baseline-metric accuracy");
+  EXPECT_EQ(wrong.status(), 2) << wrong.err();
+  EXPECT_NE(wrong.err().find("expected one of: f1, error"), std::string::npos) << wrong.err();
+}
+
+}  // namespace
+}  // namespace bomf::test
