@@ -72,7 +72,7 @@ struct Message {
   Bytes bytes;
 };
 
-/// The private communicator (MPI_Comm_dup of the user's: collective over it, so rank 0 and every
+/// The private communicator (a duplicate of the user's: collective over it, so rank 0 and every
 /// worker construct their Channel in the same order relative to other collectives on `comm`).
 class Channel {
  public:
@@ -86,7 +86,11 @@ class Channel {
     bomf::detail::require(inter == 0, where,
                           "argument 'comm' is an intercommunicator, expected an intracommunicator "
                           "(e.g. MPI_COMM_WORLD)");
-    check(MPI_Comm_dup(comm, &comm_), "MPI_Comm_dup");
+    // MPI_Comm_idup, polled: rank 0 may wait here while the workers load their models, and a
+    // blocking MPI_Comm_dup would spin on a core all that time.
+    MPI_Request request = MPI_REQUEST_NULL;
+    check(MPI_Comm_idup(comm, &comm_, &request), "MPI_Comm_idup");
+    wait_for(request);
     check(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
     check(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
   }
@@ -113,6 +117,11 @@ class Channel {
     check(MPI_Isend(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, destination,
                     static_cast<int>(tag), comm_, &request),
           "MPI_Isend");
+    wait_for(request);
+  }
+
+  /// Waits (polling) until `request` completes.
+  void wait_for(MPI_Request& request) const {
     Backoff backoff(polling_);
     for (;;) {
       int done = 0;
