@@ -29,6 +29,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -174,6 +175,7 @@ class RankProblem final : public bomf::FusionProblem {
   [[nodiscard]] std::string fingerprint() const override { return inner_.fingerprint(); }
   [[nodiscard]] bool has_loss_gradient() const override { return true; }
   bomf::FusionEvaluation evaluate(const VectorXd& delta) override {
+    check_length(delta);
     std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms_));
     if (!throws_.empty()) {
       append_log(log_, "x", 0, delta);
@@ -184,12 +186,17 @@ class RankProblem final : public bomf::FusionProblem {
     return e;
   }
   double loss_and_gradient(const VectorXd& delta, VectorXd& gradient) override {
+    check_length(delta);
     append_log(log_, "g", 0, delta);
     return inner_.loss_and_gradient(delta, gradient);
   }
   bomf::test::DisagreeingProblem inner_{kMembers};
 
  private:
+  static void check_length(const VectorXd& delta) {
+    if (delta.size() != kMembers)
+      throw std::length_error(str("δ has ", delta.size(), " entries, expected ", kMembers));
+  }
   std::string log_;
   int sleep_ms_;
   std::string throws_;
@@ -315,6 +322,10 @@ void one_worker(const Args& args) {
   expect(result.delta == reference.delta, "the same result");
 }
 
+double direct_loss_of_member_0() {
+  return bomf::test::DisagreeingProblem(kMembers).loss(VectorXd::Unit(kMembers, 0));
+}
+
 void baselines(const Args& args) {
   const std::string dir = args.get("dir", ".");
   bomf::LearnedSwaOptions learned_options;
@@ -333,6 +344,18 @@ void baselines(const Args& args) {
     const bomf::FusionResult learned = bomf::learned_swa(evaluator, learned_options);
     expect(greedy.new_evaluations > 0 && greedy.evaluations > greedy.new_evaluations,
            "Greedy SWA reuses the members and evaluates soups");
+    // A call that throws on the worker throws here with its message, and the worker goes on.
+    const VectorXd wrong = VectorXd::Constant(2, 0.5);
+    expect(bomf::test::message_of<bomf::evaluation_error>([&] { pool.evaluate(1, wrong); }) ==
+               "rank 2: δ has 2 entries, expected 4",
+           "a failed synchronous evaluation names the rank and the reason");
+    VectorXd gradient;
+    expect(bomf::test::message_of<bomf::evaluation_error>([&] {
+             pool.loss_and_gradient(0, wrong, gradient);
+           }) == "rank 1: δ has 2 entries, expected 4",
+           "a failed gradient call names the rank and the reason");
+    expect(pool.evaluate(1, VectorXd::Unit(kMembers, 0)).loss == direct_loss_of_member_0(),
+           "the worker serves on after a failure");
     pool.shutdown();
     bomf::test::DisagreeingProblem direct(kMembers);
     expect(greedy.delta == bomf::greedy_swa(direct).delta, "Greedy SWA as in one process");
@@ -676,29 +699,24 @@ int main(int argc, char** argv) {
     return failures == 0 ? 0 : 1;
   }
   const bomf::mpi::Environment mpi(argc, argv);
+  const std::map<std::string, std::function<void(const Args&)>> scenarios = {
+      {"fusion", fusion},
+      {"one-worker", one_worker},
+      {"training", training},
+      {"training-one-worker", training_one_worker},
+      {"baselines", baselines},
+      {"throwing", throwing},
+      {"too-many-failures", too_many_failures},
+      {"mismatch", [](const Args& a) { refused(a, "mismatch"); }},
+      {"factory-throws", [](const Args& a) { refused(a, "factory-throws"); }},
+      {"resume", resume}};
+  const auto it = scenarios.find(scenario);
+  if (it == scenarios.end()) {
+    std::fprintf(stderr, "unknown scenario '%s'\n", scenario.c_str());
+    MPI_Abort(MPI_COMM_WORLD, 2);
+  }
   try {
-    if (scenario == "fusion") {
-      fusion(args);
-    } else if (scenario == "one-worker") {
-      one_worker(args);
-    } else if (scenario == "training") {
-      training(args);
-    } else if (scenario == "training-one-worker") {
-      training_one_worker(args);
-    } else if (scenario == "baselines") {
-      baselines(args);
-    } else if (scenario == "throwing") {
-      throwing(args);
-    } else if (scenario == "too-many-failures") {
-      too_many_failures(args);
-    } else if (scenario == "mismatch" || scenario == "factory-throws") {
-      refused(args, scenario);
-    } else if (scenario == "resume") {
-      resume(args);
-    } else {
-      std::fprintf(stderr, "unknown scenario '%s'\n", scenario.c_str());
-      MPI_Abort(MPI_COMM_WORLD, 2);
-    }
+    it->second(args);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "FAIL: %s on rank %d: unexpected exception: %s\n", scenario.c_str(),
                  mpi.rank(), e.what());

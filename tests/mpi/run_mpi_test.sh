@@ -53,7 +53,7 @@ case $test in
     # evaluations; phase 2 resumes on 2 ranks and stops after 3 more; phase 3 finishes in one
     # process (mpirun -np 1: the sequential solve).
     journal=$work/resume.jsonl
-    "${launch[@]}" -np 3 "$program" resume --dir "$work" --phase 1 --sleep-ms 100 &
+    "${launch[@]}" -np 3 "$program" resume --dir "$work" --phase 1 --sleep-ms 200 &
     mpirun_pid=$!
     for _ in $(seq 600); do
       (($(evaluations_in "$journal") >= 7)) && break

@@ -69,15 +69,22 @@ TEST(MpiMessages, TruncatedAndOverlongMessagesSayWhatAndWhere) {
                  "the evaluation result from rank 2 has 8 bytes more than expected");
 }
 
+/// `d` written and read back.
+template <class Description>
+Description round_trip(const Description& d) {
+  Writer w;
+  d.write(w);
+  const Bytes bytes = w.take();
+  Reader r(bytes, "a description");
+  Description back = Description::read(r);
+  r.finish();
+  return back;
+}
+
 TEST(MpiMessages, DescriptionsRoundTrip) {
   bomf::test::DisagreeingProblem problem(5);
   const auto fusion = bomf::mpi::detail::FusionDescription::of(problem);
-  Writer w;
-  fusion.write(w);
-  const Bytes bytes = w.take();
-  Reader r(bytes, "fusion");
-  const auto back = bomf::mpi::detail::FusionDescription::read(r);
-  r.finish();
+  const auto back = round_trip(fusion);
   EXPECT_EQ(back.to_string(), fusion.to_string());
   EXPECT_EQ(back.to_string(),
             "N = 5, loss 'loss', metrics accuracy (maximize), fingerprint 'disagreeing-5', loss "
@@ -92,12 +99,7 @@ TEST(MpiMessages, DescriptionsRoundTrip) {
       space, {{"f1", bomf::Direction::maximize}, {"error", bomf::Direction::minimize}},
       [](const bomf::Hyperparameters&) { return bomf::TrainingTrajectory(); }, "mlp-v1");
   const auto training = bomf::mpi::detail::TrainingDescription::of(training_problem);
-  Writer t;
-  training.write(t);
-  const Bytes tb = t.take();
-  Reader tr(tb, "training");
-  const auto tback = bomf::mpi::detail::TrainingDescription::read(tr);
-  tr.finish();
+  const auto tback = round_trip(training);
   EXPECT_TRUE(bomf::detail::same_search_space(tback.space, space));
   EXPECT_EQ(tback.to_string(), training.to_string());
   EXPECT_EQ(tback.to_string(),

@@ -10,10 +10,10 @@
 // shutdown message. Waiting for the next task sleeps between polls (communication.hpp), so an
 // idle worker leaves its core to others.
 //
-// Failures: a task whose problem call throws (any exception) is reported to rank 0 as a failed
-// evaluation, "evaluation threw on rank r: <what()>", and serving goes on, as a thread worker
-// would. A crash of the process (segmentation fault, CUDA abort, SIGKILL) ends the whole MPI job
-// through MPI's default error handler; rerun it with the same journal (docs/mpi.md).
+// Failures: a task whose problem call throws (any exception) is reported to rank 0, whose loop
+// records a failed evaluation "evaluation threw on rank r: <what()>", and serving goes on, as a
+// thread worker would. A crash of the process (segmentation fault, CUDA abort, SIGKILL) ends the
+// whole MPI job through MPI's default error handler; rerun it with the same journal (docs/mpi.md).
 #pragma once
 
 #include <mpi.h>
@@ -54,25 +54,27 @@ struct ServeSummary {
 namespace detail {
 
 /// Runs `task(payload)` — which writes the outcome into `payload` — and encodes the result
-/// message: id, ok, seconds, then the payload or the error.
+/// message: id, ok, seconds, then the payload, or the exception's what() when it threw.
 template <class Task>
-Bytes run_task(std::uint64_t id, int rank, ServeSummary& summary, Task&& task) {
+Bytes run_task(std::uint64_t id, ServeSummary& summary, Task&& task) {
   Writer payload;
+  bool failed = true;
   std::string error;
   const bomf::detail::Stopwatch clock;
   try {
     task(payload);
+    failed = false;
   } catch (const std::exception& e) {
-    error = bomf::detail::concat("evaluation threw on rank ", rank, ": ", e.what());
+    error = e.what();
   } catch (...) {
-    error = bomf::detail::concat("evaluation threw a non-standard exception on rank ", rank);
+    error = "a non-standard exception";
   }
   const double seconds = clock.seconds();
   ++summary.tasks;
   summary.busy_seconds += seconds;
   Writer w;
-  w.put<std::uint64_t>(id).put<std::uint8_t>(error.empty() ? 1 : 0).put<double>(seconds);
-  if (!error.empty()) {
+  w.put<std::uint64_t>(id).put<std::uint8_t>(failed ? 0 : 1).put<double>(seconds);
+  if (failed) {
     ++summary.failures;
     w.put_string(error);
     return w.take();
@@ -111,7 +113,7 @@ ServeSummary serve_loop(Channel& channel, const Hello& hello, Parse&& parse) {
           "bomf::mpi::serve: rank ", channel.rank(), " serves ", to_string(hello.service),
           " but rank 0 sent a task with tag ", static_cast<int>(m.tag)));
     }
-    channel.send(0, Tag::result, run_task(id, channel.rank(), summary, task));
+    channel.send(0, Tag::result, run_task(id, summary, task));
   }
   summary.total_seconds = clock.seconds();
   return summary;
@@ -124,6 +126,24 @@ inline Eigen::VectorXd read_delta(Reader& r) {
   return delta;
 }
 
+/// A worker rank serving `service`: its channel (refused on rank 0), the hello with the
+/// problem's description, then the loop with `parse`.
+template <class Description, class Parse>
+ServeSummary serve_problem(MPI_Comm comm, const Polling& polling, Service service,
+                           const Description& described, Parse&& parse) {
+  constexpr const char* where = "bomf::mpi::serve";
+  Channel channel(comm, polling, where);
+  bomf::detail::require(
+      channel.rank() != 0, where, "this is rank 0, which runs the search (bomf::mpi::",
+      service == Service::fusion ? "FusionPool" : "TrainingPool", "); serve on ranks 1 … P−1");
+  Hello hello;
+  hello.service = service;
+  Writer description;
+  described.write(description);
+  hello.description = description.take();
+  return serve_loop(channel, hello, std::forward<Parse>(parse));
+}
+
 }  // namespace detail
 
 /// Serves `problem` to rank 0's FusionPool until it shuts the workers down (see the file
@@ -132,32 +152,24 @@ inline Eigen::VectorXd read_delta(Reader& r) {
 /// bomf::mpi::protocol_error for a malformed message.
 inline ServeSummary serve(FusionProblem& problem, MPI_Comm comm = MPI_COMM_WORLD,
                           const Polling& polling = {}) {
-  constexpr const char* where = "bomf::mpi::serve";
-  detail::Channel channel(comm, polling, where);
-  bomf::detail::require(channel.rank() != 0, where,
-                        "this is rank 0, which runs the search (bomf::mpi::FusionPool); serve "
-                        "on ranks 1 … P−1");
-  detail::Hello hello;
-  hello.service = detail::Service::fusion;
-  detail::Writer description;
-  detail::FusionDescription::of(problem).write(description);
-  hello.description = description.take();
-  return detail::serve_loop(channel, hello, [&](detail::Tag tag, detail::Reader& r) {
-    detail::Task task;
-    if (tag == detail::Tag::evaluate) {
-      task = [&problem, delta = detail::read_delta(r)](detail::Writer& out) {
-        const FusionEvaluation e = problem.evaluate(delta);
-        out.put<double>(e.loss).put_vector(e.metrics);
-      };
-    } else if (tag == detail::Tag::gradient) {
-      task = [&problem, delta = detail::read_delta(r)](detail::Writer& out) {
-        Eigen::VectorXd gradient;
-        const double loss = problem.loss_and_gradient(delta, gradient);
-        out.put<double>(loss).put_vector(gradient);
-      };
-    }
-    return task;
-  });
+  return detail::serve_problem(
+      comm, polling, detail::Service::fusion, detail::FusionDescription::of(problem),
+      [&](detail::Tag tag, detail::Reader& r) {
+        detail::Task task;
+        if (tag == detail::Tag::evaluate) {
+          task = [&problem, delta = detail::read_delta(r)](detail::Writer& out) {
+            const FusionEvaluation e = problem.evaluate(delta);
+            out.put<double>(e.loss).put_vector(e.metrics);
+          };
+        } else if (tag == detail::Tag::gradient) {
+          task = [&problem, delta = detail::read_delta(r)](detail::Writer& out) {
+            Eigen::VectorXd gradient;
+            const double loss = problem.loss_and_gradient(delta, gradient);
+            out.put<double>(loss).put_vector(gradient);
+          };
+        }
+        return task;
+      });
 }
 
 /// Serves `problem` to rank 0's TrainingPool: each run trains with a TrainingContext built here
@@ -165,33 +177,24 @@ inline ServeSummary serve(FusionProblem& problem, MPI_Comm comm = MPI_COMM_WORLD
 /// bomf::train_members through RemoteTrainingProblem). Otherwise as the fusion overload.
 inline ServeSummary serve(TrainingProblem& problem, MPI_Comm comm = MPI_COMM_WORLD,
                           const Polling& polling = {}) {
-  constexpr const char* where = "bomf::mpi::serve";
-  detail::Channel channel(comm, polling, where);
-  bomf::detail::require(channel.rank() != 0, where,
-                        "this is rank 0, which runs the search (bomf::mpi::TrainingPool); serve "
-                        "on ranks 1 … P−1");
   const detail::TrainingDescription described = detail::TrainingDescription::of(problem);
   const auto space = std::make_shared<const SearchSpace>(described.space);
-  detail::Hello hello;
-  hello.service = detail::Service::training;
-  detail::Writer description;
-  described.write(description);
-  hello.description = description.take();
-  return detail::serve_loop(channel, hello, [&](detail::Tag tag, detail::Reader& r) {
-    detail::Task task;
-    if (tag != detail::Tag::train)
-      return task;
-    std::vector<double> values = r.get_doubles();
-    const detail::TrainingTask settings = detail::TrainingTask::read(r);
-    r.finish();
-    task = [&problem, &space, values = std::move(values), settings](detail::Writer& out) {
-      const Hyperparameters hyperparameters(space, values);  // validated: throws if invalid
-      TrainingContext context(settings.run_index, settings.collect_members, settings.members,
-                              settings.anchor_step);
-      detail::put_trajectory(out, problem.train(hyperparameters, context));
-    };
-    return task;
-  });
+  return detail::serve_problem(
+      comm, polling, detail::Service::training, described, [&](detail::Tag tag, detail::Reader& r) {
+        detail::Task task;
+        if (tag != detail::Tag::train)
+          return task;
+        std::vector<double> values = r.get_doubles();
+        const detail::TrainingTask settings = detail::TrainingTask::read(r);
+        r.finish();
+        task = [&problem, &space, values = std::move(values), settings](detail::Writer& out) {
+          const Hyperparameters hyperparameters(space, values);  // validated: throws if invalid
+          TrainingContext context(settings.run_index, settings.collect_members, settings.members,
+                                  settings.anchor_step);
+          detail::put_trajectory(out, problem.train(hyperparameters, context));
+        };
+        return task;
+      });
 }
 
 namespace detail {

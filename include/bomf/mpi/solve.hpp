@@ -108,6 +108,21 @@ inline std::pair<int, int> rank_and_size(MPI_Comm comm, const Polling& polling) 
   return {rank, size};
 }
 
+/// Either stage on every rank: with one rank `alone(problem)`; on rank 0 `coordinate()`; on the
+/// others the factory's problem, served.
+template <class Result, class Problem, class Alone, class Coordinate>
+std::optional<Result> on_every_rank(MPI_Comm comm, const Polling& polling, Service service,
+                                    const std::function<std::unique_ptr<Problem>()>& make,
+                                    Alone&& alone, Coordinate&& coordinate) {
+  const auto [rank, size] = rank_and_size(comm, polling);
+  if (size == 1)
+    return std::optional<Result>(alone(*make_or_refuse(make, service, comm, polling, false)));
+  if (rank == 0)
+    return std::optional<Result>(coordinate());
+  serve(*make_or_refuse(make, service, comm, polling, true), comm, polling);
+  return std::nullopt;
+}
+
 }  // namespace detail
 
 /// The fusion search (fusion_search.hpp) on every rank of `comm` (see the file comment).
@@ -120,23 +135,17 @@ inline std::optional<FusionResult> solve(const FusionSearchOptions& options, MPI
                                          const FusionProblemFactory& make_problem,
                                          FusionSummary* summary = nullptr,
                                          const Polling& polling = {}) {
-  const auto [rank, size] = detail::rank_and_size(comm, polling);
-  if (size == 1) {
-    auto problem =
-        detail::make_or_refuse(make_problem, detail::Service::fusion, comm, polling, false);
-    return bomf::solve(options, *problem, summary);
-  }
-  if (rank == 0) {
-    FusionPool pool(comm, polling);
-    return std::optional<FusionResult>(detail::run_on_rank_zero(pool, [&] {
-      RemoteFusionProblem remote(pool);
-      FusionLedger ledger(remote, options.journal);
-      return bomf::solve(options, ledger, pool, summary);
-    }));
-  }
-  auto problem = detail::make_or_refuse(make_problem, detail::Service::fusion, comm, polling, true);
-  serve(*problem, comm, polling);
-  return std::nullopt;
+  return detail::on_every_rank<FusionResult>(
+      comm, polling, detail::Service::fusion, make_problem,
+      [&](FusionProblem& problem) { return bomf::solve(options, problem, summary); },
+      [&] {
+        FusionPool pool(comm, polling);
+        return detail::run_on_rank_zero(pool, [&] {
+          RemoteFusionProblem remote(pool);
+          FusionLedger ledger(remote, options.journal);
+          return bomf::solve(options, ledger, pool, summary);
+        });
+      });
 }
 
 /// The hyperparameter search (hyperparameter_search.hpp) on every rank of `comm`: training runs
@@ -148,23 +157,16 @@ std::optional<HyperparameterSearchResult> solve(const HyperparameterSearchOption
                                                 const TrainingProblemFactory& make_problem,
                                                 HyperparameterSummary* summary = nullptr,
                                                 const Polling& polling = {}) {
-  const auto [rank, size] = detail::rank_and_size(comm, polling);
-  if (size == 1) {
-    auto problem =
-        detail::make_or_refuse(make_problem, detail::Service::training, comm, polling, false);
-    return bomf::solve<Kernel>(options, *problem, summary);
-  }
-  if (rank == 0) {
-    TrainingPool pool(comm, options.collect_members_during_search, options.members, polling);
-    return std::optional<HyperparameterSearchResult>(detail::run_on_rank_zero(pool, [&] {
-      const RemoteTrainingProblem remote(pool);
-      return bomf::solve<Kernel>(options, remote, pool, summary);
-    }));
-  }
-  auto problem =
-      detail::make_or_refuse(make_problem, detail::Service::training, comm, polling, true);
-  serve(*problem, comm, polling);
-  return std::nullopt;
+  return detail::on_every_rank<HyperparameterSearchResult>(
+      comm, polling, detail::Service::training, make_problem,
+      [&](TrainingProblem& problem) { return bomf::solve<Kernel>(options, problem, summary); },
+      [&] {
+        TrainingPool pool(comm, options.collect_members_during_search, options.members, polling);
+        return detail::run_on_rank_zero(pool, [&] {
+          const RemoteTrainingProblem remote(pool);
+          return bomf::solve<Kernel>(options, remote, pool, summary);
+        });
+      });
 }
 
 }  // namespace bomf::mpi

@@ -20,9 +20,10 @@
 //
 // The loop (`bomf::solve(options, ledger, pool)`) keeps every rank busy: a rank that finishes
 // gets the next proposal at once. Evaluations that throw on a worker come back as failed
-// evaluations ("evaluation threw on rank r: …"), as with threads. `evaluate` /
+// evaluations ("evaluation threw on rank r: <what()>"), as with threads. `evaluate` /
 // `loss_and_gradient` / `train` run one task synchronously on one worker (the baselines, Learned
-// SWA's gradient steps, the final member run: remote_problem.hpp).
+// SWA's gradient steps, the final member run: remote_problem.hpp) and throw
+// bomf::evaluation_error ("rank r: <what()>") when it throws there.
 //
 // Shutdown: `shutdown()` (or the destructor) waits for the tasks still running and sends every
 // worker the shutdown message, so their `serve` returns. When rank 0 fails (an exception unwinds
@@ -87,7 +88,18 @@ Description agreed_description(Coordinator& coordinator) {
   }
 }
 
-/// The CompletedEvaluation of `reply` for `point`; `decode(reader)` reads a successful outcome.
+/// The outcome of a successful reply: `decode(reader)` reads the whole payload.
+template <class Decode>
+auto decode_reply(const Reply& reply, const char* what, Decode&& decode) {
+  Reader r(reply.payload,
+           bomf::detail::concat("the ", what, " result from rank ", reply.worker + 1));
+  auto outcome = decode(r);
+  r.finish();
+  return outcome;
+}
+
+/// The CompletedEvaluation of `reply` for `point`: the decoded outcome, or "evaluation threw on
+/// rank r: <what()>".
 template <class Point, class Outcome, class Decode>
 CompletedEvaluation<Point, Outcome> completed(Reply&& reply, Point&& point, const char* what,
                                               Decode&& decode) {
@@ -97,14 +109,31 @@ CompletedEvaluation<Point, Outcome> completed(Reply&& reply, Point&& point, cons
   c.point = std::move(point);
   c.seconds = reply.seconds;
   if (reply.ok) {
-    Reader r(reply.payload,
-             bomf::detail::concat("the ", what, " result from rank ", reply.worker + 1));
-    c.outcome = decode(r);
-    r.finish();
+    c.outcome = decode_reply(reply, what, decode);
   } else {
-    c.error = std::move(reply.error);
+    c.error =
+        bomf::detail::concat("evaluation threw on rank ", reply.worker + 1, ": ", reply.error);
   }
   return c;
+}
+
+/// One task on `worker`, waited for: the decoded outcome. Throws bomf::evaluation_error
+/// "rank r: <what()>" when it threw there.
+template <class Decode>
+auto call(Coordinator& coordinator, int worker, Tag tag, std::uint64_t id, const Writer& body,
+          const char* what, Decode&& decode) {
+  coordinator.start(worker, tag, id, body);
+  const Reply reply = coordinator.wait(worker);
+  if (!reply.ok)
+    throw evaluation_error(bomf::detail::concat("rank ", reply.worker + 1, ": ", reply.error));
+  return decode_reply(reply, what, decode);
+}
+
+inline FusionEvaluation read_evaluation(Reader& r) {
+  FusionEvaluation e;
+  e.loss = r.get<double>();
+  e.metrics = r.get_vector();
+  return e;
 }
 
 }  // namespace detail
@@ -135,19 +164,18 @@ class FusionPool final : public FusionWorkerPool {
   /// Waits (polling, see communication.hpp) for any worker's evaluation.
   Completed wait() override { return completed(coordinator_.wait()); }
 
-  /// Evaluates δ on worker `worker` (idle) and waits for it. Throws bomf::evaluation_error with
-  /// the worker's message when the evaluation throws there.
+  /// Evaluates δ on worker `worker` (idle) and waits for it. Throws bomf::evaluation_error
+  /// ("rank r: <what()>") when the evaluation throws there.
   FusionEvaluation evaluate(int worker, const Eigen::VectorXd& delta) {
-    start(worker, next_call_id_++, delta);
-    Completed done = completed(coordinator_.wait(worker));
-    if (!done.outcome)
-      throw evaluation_error(done.error);
-    return std::move(*done.outcome);
+    detail::Writer body;
+    body.put_vector(delta);
+    return detail::call(coordinator_, worker, detail::Tag::evaluate, next_call_id_++, body,
+                        "evaluation", detail::read_evaluation);
   }
 
   /// The loss at δ and ∂loss/∂δ (resized to N), computed by worker `worker`'s problem
   /// (FusionProblem::loss_and_gradient). Throws bomf::invalid_argument when the workers' problems
-  /// have no loss gradient, bomf::evaluation_error with the worker's message when it throws.
+  /// have no loss gradient, bomf::evaluation_error ("rank r: <what()>") when it throws there.
   double loss_and_gradient(int worker, const Eigen::VectorXd& delta, Eigen::VectorXd& gradient) {
     bomf::detail::require(description_.has_loss_gradient,
                           "bomf::mpi::FusionPool::loss_and_gradient",
@@ -155,16 +183,12 @@ class FusionPool final : public FusionWorkerPool {
                           "false on the worker ranks)");
     detail::Writer body;
     body.put_vector(delta);
-    coordinator_.start(worker, detail::Tag::gradient, next_call_id_++, body);
-    const detail::Reply reply = coordinator_.wait(worker);
-    if (!reply.ok)
-      throw evaluation_error(reply.error);
-    detail::Reader r(reply.payload,
-                     bomf::detail::concat("the gradient result from rank ", reply.worker + 1));
-    const auto loss = r.get<double>();
-    gradient = r.get_vector();
-    r.finish();
-    return loss;
+    return detail::call(coordinator_, worker, detail::Tag::gradient, next_call_id_++, body,
+                        "gradient", [&gradient](detail::Reader& r) {
+                          const auto loss = r.get<double>();
+                          gradient = r.get_vector();
+                          return loss;
+                        });
   }
 
   /// Tells every worker to stop serving, after the tasks still running (see the file comment).
@@ -187,12 +211,7 @@ class FusionPool final : public FusionWorkerPool {
   Completed completed(detail::Reply&& reply) {
     Eigen::VectorXd& point = points_[static_cast<std::size_t>(reply.worker)];
     return detail::completed<Eigen::VectorXd, FusionEvaluation>(
-        std::move(reply), std::move(point), "evaluation", [](detail::Reader& r) {
-          FusionEvaluation e;
-          e.loss = r.get<double>();
-          e.metrics = r.get_vector();
-          return e;
-        });
+        std::move(reply), std::move(point), "evaluation", detail::read_evaluation);
   }
 
   detail::Coordinator coordinator_;
@@ -237,7 +256,8 @@ class TrainingPool final : public TrainingWorkerPool {
     task.run_index = static_cast<int>(id);
     task.collect_members = collect_members_;
     task.members = members_;
-    send(worker, id, hyperparameters, task);
+    coordinator_.start(worker, detail::Tag::train, id, body(hyperparameters, task));
+    points_[static_cast<std::size_t>(worker)] = hyperparameters;
   }
 
   /// Waits (polling) for any worker's run.
@@ -246,7 +266,7 @@ class TrainingPool final : public TrainingWorkerPool {
   /// Trains `hyperparameters` on worker `worker` (idle) with a context like `context` (its
   /// run_index, collect_members, member options and anchor; e.g. bomf::train_members' final run
   /// through RemoteTrainingProblem) and waits for the trajectory. Throws bomf::evaluation_error
-  /// with the worker's message when training throws there.
+  /// ("rank r: <what()>") when training throws there.
   TrainingTrajectory train(int worker, const Hyperparameters& hyperparameters,
                            const TrainingContext& context) {
     detail::TrainingTask task;
@@ -254,11 +274,8 @@ class TrainingPool final : public TrainingWorkerPool {
     task.collect_members = context.collect_members();
     task.members = context.member_options();
     task.anchor_step = context.anchor_step();
-    send(worker, next_call_id_++, hyperparameters, task);
-    Completed done = completed(coordinator_.wait(worker));
-    if (!done.outcome)
-      throw evaluation_error(done.error);
-    return std::move(*done.outcome);
+    return detail::call(coordinator_, worker, detail::Tag::train, next_call_id_++,
+                        body(hyperparameters, task), "training", detail::get_trajectory);
   }
 
   /// As FusionPool::shutdown.
@@ -274,16 +291,16 @@ class TrainingPool final : public TrainingWorkerPool {
   [[nodiscard]] const std::string& fingerprint() const { return description_.fingerprint; }
 
  private:
-  void send(int worker, std::uint64_t id, const Hyperparameters& h,
-            const detail::TrainingTask& task) {
+  // The message of a training task: the setting's values, then the context's settings.
+  [[nodiscard]] detail::Writer body(const Hyperparameters& h,
+                                    const detail::TrainingTask& task) const {
     bomf::detail::require(!h.empty() && bomf::detail::same_search_space(h.space(), *space_),
                           "bomf::mpi::TrainingPool",
                           "the setting is not a point of the workers' search space");
-    detail::Writer body;
-    body.put_vector(h.values());
-    task.write(body);
-    coordinator_.start(worker, detail::Tag::train, id, body);
-    points_[static_cast<std::size_t>(worker)] = h;
+    detail::Writer w;
+    w.put_vector(h.values());
+    task.write(w);
+    return w;
   }
 
   Completed completed(detail::Reply&& reply) {

@@ -25,7 +25,7 @@ struct Reply {
   bool ok = false;       ///< the task ran without throwing
   double seconds = 0.0;  ///< its wall time on the worker
   Bytes payload;         ///< the outcome (ok)
-  std::string error;     ///< why it failed (not ok)
+  std::string error;     ///< what() of the exception it threw there (not ok)
 };
 
 /// Rank 0's end of the private communicator. The constructor waits for the hello of every worker
