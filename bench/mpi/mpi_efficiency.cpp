@@ -3,7 +3,7 @@
 // the host's), against the same search on one worker rank. A timed example, run under mpirun by
 // bench/mpi/efficiency.sh, which computes E(P) = T(1) / (P · T(P)); docs/mpi.md records figures.
 //
-//   mpirun -np <P + 1> bomf_mpi_efficiency [--seconds 0.5] [--members 4] [--initial 4]
+//   mpirun -np <P + 1> bomf_mpi_efficiency [--seconds 0.5] [--members 4 (≥ 3)] [--initial 4]
 //                                          [--iterations 24] [--search light|default]
 //
 // Prints one line of key=value pairs on rank 0: the workers P, the evaluations, the wall time of
@@ -15,17 +15,17 @@
 
 #include <Eigen/Core>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
 #include "bomf/drivers/detail/stopwatch.hpp"
-#include "bomf/drivers/fusion_problem.hpp"
 #include "bomf/drivers/fusion_search.hpp"
 #include "bomf/mpi/mpi.hpp"
+#include "drivers/drivers_test_problems.hpp"  // the tests' problem and light search settings
 
 namespace {
 
@@ -38,35 +38,6 @@ double cpu_seconds() {
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
-/// Loss and accuracy that disagree (the loss is lowest at the barycentre, the accuracy peaks on
-/// a face), each evaluation sleeping `seconds`.
-class SleepingProblem final : public bomf::FusionProblem {
- public:
-  SleepingProblem(int n, double seconds) : n_(n), seconds_(seconds) {}
-  [[nodiscard]] int num_members() const override { return n_; }
-  [[nodiscard]] bomf::FusionObjectives objectives() const override {
-    return {"loss", {{"accuracy", bomf::Direction::maximize}}};
-  }
-  bomf::FusionEvaluation evaluate(const Eigen::VectorXd& delta) override {
-    std::this_thread::sleep_for(std::chrono::duration<double>(seconds_));
-    Eigen::VectorXd peak = Eigen::VectorXd::Zero(n_);
-    peak(0) = 0.7;
-    peak(n_ - 1) = 0.3;
-    bomf::FusionEvaluation e;
-    e.loss = 0.3 + (delta.array() - 1.0 / n_).square().sum();
-    e.metrics =
-        Eigen::VectorXd::Constant(1, 0.6 + 0.3 * std::exp(-(delta - peak).squaredNorm() / 0.1));
-    return e;
-  }
-  [[nodiscard]] std::string fingerprint() const override {
-    return "sleeping-" + std::to_string(n_);
-  }
-
- private:
-  int n_;
-  double seconds_;
-};
-
 std::string argument(int argc, char** argv, const std::string& key, const std::string& fallback) {
   for (int i = 1; i + 1 < argc; ++i) {
     if (argv[i] == "--" + key)
@@ -75,34 +46,60 @@ std::string argument(int argc, char** argv, const std::string& key, const std::s
   return fallback;
 }
 
+/// The number after --key (or `fallback`), at least `least`; throws std::invalid_argument naming
+/// the option, its value and what is expected.
+double number(int argc, char** argv, const std::string& key, const std::string& fallback,
+              double least) {
+  const std::string text = argument(argc, argv, key, fallback);
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !(value >= least) || value > 1e6) {
+    throw std::invalid_argument("--" + key + " is '" + text + "', expected a number in [" +
+                                std::to_string(least) + ", 1e6]");
+  }
+  return value;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const bomf::mpi::Environment mpi(argc, argv);
-  const double seconds = std::stod(argument(argc, argv, "seconds", "0.5"));
-  const int members = std::stoi(argument(argc, argv, "members", "4"));
+  double seconds = 0.0;
+  int members = 0;
+  int initial = 0;
+  int iterations = 0;
   const std::string search = argument(argc, argv, "search", "light");
-  bomf::FusionSearchOptions options;
-  options.num_initial = std::stoi(argument(argc, argv, "initial", "4"));
-  options.num_iterations = std::stoi(argument(argc, argv, "iterations", "24"));
-  options.seed = 7;
-  if (search == "light") {  // a lighter acquisition than the paper's, as in the tests
-    options.acquisition.num_samples = 32;
-    options.acquisition.prune_num_samples = 256;
-    options.acquisition_optimizer.raw_samples = 128;
-    options.acquisition_optimizer.num_restarts = 3;
-    options.acquisition_optimizer.num_near_best = 16;
-    options.acquisition_optimizer.num_face_points = 16;
-    options.gp.num_starts = 2;
-  } else if (search != "default") {
+  try {
+    seconds = number(argc, argv, "seconds", "0.5", 0.0);
+    members = static_cast<int>(number(argc, argv, "members", "4", 3.0));
+    initial = static_cast<int>(number(argc, argv, "initial", "4", 0.0));
+    iterations = static_cast<int>(number(argc, argv, "iterations", "24", 0.0));
+    if (search != "light" && search != "default")
+      throw std::invalid_argument("--search is '" + search + "', expected light or default");
+  } catch (const std::invalid_argument& e) {  // every rank parses the same arguments
     if (mpi.rank() == 0)
-      std::fprintf(stderr, "--search is '%s', expected light or default\n", search.c_str());
+      std::fprintf(stderr, "bomf_mpi_efficiency: %s\n", e.what());
     return 2;
   }
+  bomf::FusionSearchOptions options;
+  if (search == "light") {  // a lighter acquisition than the paper's: the tests' settings
+    options = bomf::test::fast_fusion_options(initial, iterations);
+  } else {
+    options.num_initial = initial;
+    options.num_iterations = iterations;
+  }
+  options.seed = 7;
   const bomf::detail::Stopwatch clock;
   bomf::FusionSummary summary;
   const auto result = bomf::mpi::solve(
-      options, MPI_COMM_WORLD, [&] { return std::make_unique<SleepingProblem>(members, seconds); },
+      options, MPI_COMM_WORLD,
+      [&] {  // BOMF's disagreeing loss and accuracy; each evaluation sleeps `seconds`
+        auto problem = std::make_unique<bomf::test::DisagreeingProblem>(members);
+        problem->hook = [seconds](const Eigen::VectorXd&) {
+          std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+        };
+        return problem;
+      },
       &summary);
   const double wall = clock.seconds();
   const double cpu = cpu_seconds();
