@@ -54,8 +54,8 @@ double number(int argc, char** argv, const std::string& key, const std::string& 
   char* end = nullptr;
   const double value = std::strtod(text.c_str(), &end);
   if (text.empty() || *end != '\0' || !(value >= least) || value > 1e6) {
-    throw std::invalid_argument("--" + key + " is '" + text + "', expected a number in [" +
-                                std::to_string(least) + ", 1e6]");
+    throw std::invalid_argument(bomf::detail::concat("--", key, " is '", text,
+                                                     "', expected a number in [", least, ", 1e6]"));
   }
   return value;
 }

@@ -76,6 +76,32 @@ case $test in
     run 1 resume --phase 3
     "$program" check-resume --dir "$work" --phases 3
     ;;
+  worker-dies)
+    # Only worker rank 2 is SIGKILLed: MPI's default error handling must end the whole job by
+    # itself (mpirun exits non-zero, no rank left), and the journal resumes in one process.
+    journal=$work/resume.jsonl
+    "${launch[@]}" -np 3 "$program" resume --dir "$work" --phase 1 --sleep-ms 200 &
+    mpirun_pid=$!
+    for _ in $(seq 600); do
+      (($(evaluations_in "$journal") >= 4)) && break
+      sleep 0.05
+    done
+    (($(evaluations_in "$journal") >= 4)) || { echo "phase 1 made no progress" >&2; exit 1; }
+    pids=()
+    for f in "$work"/pid.1.*; do pids+=("$(cat "$f")"); done
+    kill -KILL "$(cat "$work/pid.1.2")"
+    status=0
+    wait "$mpirun_pid" || status=$?
+    ((status != 0)) || { echo "mpirun exited 0 after a rank was killed" >&2; exit 1; }
+    for pid in "${pids[@]}"; do
+      for _ in $(seq 200); do gone "$pid" && break; sleep 0.05; done
+      gone "$pid" || { echo "rank process $pid outlived the job" >&2; exit 1; }
+    done
+    echo "mpirun ended the job (status $status) with $(evaluations_in "$journal") evaluations journaled"
+    cp "$journal" "$work/journal.before2"
+    run 1 resume --phase 2
+    "$program" check-resume --dir "$work" --phases 2
+    ;;
   sequential-then-distributed)
     # A journal started in one process (stopped after 5 evaluations) finished on 3 ranks.
     run 1 resume --phase 1 --stop-after 5 --sleep-ms 10
