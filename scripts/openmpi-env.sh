@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the scripts that start mpirun (tests/mpi/run_mpi_test.sh, bench/mpi/efficiency.sh):
 # what Debian 12's Open MPI 4.1.4 needs on a CI machine or container — running as root
 # (OMPI_ALLOW_RUN_AS_ROOT*, --allow-run-as-root), more ranks than cores (oversubscription), no

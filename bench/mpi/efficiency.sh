@@ -16,7 +16,7 @@ program=${1:?usage: efficiency.sh [--tiny] <bomf_mpi_efficiency> [P ...]}
 shift
 workers=("$@")
 ((${#workers[@]} > 0)) || workers=(2 4)
-# shellcheck source=../../scripts/openmpi-env.sh
+# shellcheck source-path=SCRIPTDIR source=../../scripts/openmpi-env.sh
 source "$(dirname "$0")/../../scripts/openmpi-env.sh"
 read -r -a args <<<"${BOMF_MPI_EFFICIENCY_ARGS:-}"
 if ((tiny)); then

@@ -8,7 +8,7 @@ program=${1:?program} mpiexec=${2:?mpiexec} work=${3:?work directory}
 here=$(dirname "$0")
 rm -rf "$work"
 mkdir -p "$work"
-# shellcheck source=../../scripts/openmpi-env.sh
+# shellcheck source-path=SCRIPTDIR source=../../scripts/openmpi-env.sh
 source "$here/../../scripts/openmpi-env.sh"
 launch=("$mpiexec" "${mpirun_flags[@]}" --timeout 120)
 args=(--members 4 --iterations 3 --learned-steps 5 --journal "$work/fusion.jsonl"
@@ -32,6 +32,7 @@ if "${launch[@]}" -np 2 "$program" --members 1 >"$work/bad.out" 2>&1; then
 fi
 expect "$work/bad.out" "--members"
 
+# shellcheck disable=SC2016  # expanded by the ranks' shells, not this one
 GPUS_PER_NODE=2 "${launch[@]}" -np 4 "$here/gpu_per_rank.sh" \
   sh -c 'echo "rank $OMPI_COMM_WORLD_RANK: [${CUDA_VISIBLE_DEVICES-unset}]"' >"$work/gpus.out"
 for line in "rank 0: []" "rank 1: [1]" "rank 2: [0]" "rank 3: [1]"; do

@@ -8,7 +8,7 @@ mkdir -p "$work/shm"
 
 # Open MPI's settings for CI (root, oversubscribed, containers); the shared-memory segments go
 # to this test's directory (a killed job leaves them behind).
-# shellcheck source=../../scripts/openmpi-env.sh
+# shellcheck source-path=SCRIPTDIR source=../../scripts/openmpi-env.sh
 source "$(dirname "$0")/../../scripts/openmpi-env.sh"
 export OMPI_MCA_btl_vader_backing_directory="$work/shm"
 # Under the sanitizers (the asan preset), LeakSanitizer would report Open MPI's own allocations at
@@ -37,6 +37,30 @@ gone() {
   [[ $state == Z ]]
 }
 
+# Starts phase 1 of a resume test on 3 ranks in the background (evaluations of 200 ms) and
+# returns once its journal holds $1 evaluations; sets mpirun_pid and rank_pids.
+start_phase1_until() {
+  local journal=$work/resume.jsonl
+  "${launch[@]}" -np 3 "$program" resume --dir "$work" --phase 1 --sleep-ms 200 &
+  mpirun_pid=$!
+  for _ in $(seq 600); do
+    (($(evaluations_in "$journal") >= $1)) && break
+    kill -0 "$mpirun_pid" 2>/dev/null || { echo "phase 1 ended too early" >&2; exit 1; }
+    sleep 0.05
+  done
+  (($(evaluations_in "$journal") >= $1)) || { echo "phase 1 made no progress" >&2; exit 1; }
+  rank_pids=()
+  for f in "$work"/pid.1.*; do rank_pids+=("$(cat "$f")"); done
+}
+
+# Waits until every process given has exited (10 s at most).
+all_gone() {
+  for pid in "$@"; do
+    for _ in $(seq 200); do gone "$pid" && break; sleep 0.05; done
+    gone "$pid" || { echo "process $pid is still running" >&2; exit 1; }
+  done
+}
+
 case $test in
   fusion-np3) run 3 fusion ;;
   fusion-np2) run 2 fusion ;;
@@ -53,22 +77,10 @@ case $test in
     # evaluations; phase 2 resumes on 2 ranks and stops after 3 more; phase 3 finishes in one
     # process (mpirun -np 1: the sequential solve).
     journal=$work/resume.jsonl
-    "${launch[@]}" -np 3 "$program" resume --dir "$work" --phase 1 --sleep-ms 200 &
-    mpirun_pid=$!
-    for _ in $(seq 600); do
-      (($(evaluations_in "$journal") >= 7)) && break
-      kill -0 "$mpirun_pid" 2>/dev/null || { echo "phase 1 ended before it was killed" >&2; exit 1; }
-      sleep 0.05
-    done
-    (($(evaluations_in "$journal") >= 7)) || { echo "phase 1 made no progress" >&2; exit 1; }
-    pids=("$mpirun_pid")
-    for f in "$work"/pid.1.*; do pids+=("$(cat "$f")"); done
-    kill -KILL "${pids[@]}" 2>/dev/null || true
+    start_phase1_until 7
+    kill -KILL "$mpirun_pid" "${rank_pids[@]}" 2>/dev/null || true
     wait "$mpirun_pid" 2>/dev/null || true
-    for pid in "${pids[@]}"; do
-      for _ in $(seq 200); do gone "$pid" && break; sleep 0.05; done
-      gone "$pid" || { echo "process $pid survived SIGKILL" >&2; exit 1; }
-    done
+    all_gone "$mpirun_pid" "${rank_pids[@]}"
     echo "killed phase 1 with $(evaluations_in "$journal") evaluations journaled"
     cp "$journal" "$work/journal.before2"
     run 2 resume --phase 2 --stop-after 3
@@ -80,23 +92,12 @@ case $test in
     # Only worker rank 2 is SIGKILLed: MPI's default error handling must end the whole job by
     # itself (mpirun exits non-zero, no rank left), and the journal resumes in one process.
     journal=$work/resume.jsonl
-    "${launch[@]}" -np 3 "$program" resume --dir "$work" --phase 1 --sleep-ms 200 &
-    mpirun_pid=$!
-    for _ in $(seq 600); do
-      (($(evaluations_in "$journal") >= 4)) && break
-      sleep 0.05
-    done
-    (($(evaluations_in "$journal") >= 4)) || { echo "phase 1 made no progress" >&2; exit 1; }
-    pids=()
-    for f in "$work"/pid.1.*; do pids+=("$(cat "$f")"); done
+    start_phase1_until 4
     kill -KILL "$(cat "$work/pid.1.2")"
     status=0
     wait "$mpirun_pid" || status=$?
     ((status != 0)) || { echo "mpirun exited 0 after a rank was killed" >&2; exit 1; }
-    for pid in "${pids[@]}"; do
-      for _ in $(seq 200); do gone "$pid" && break; sleep 0.05; done
-      gone "$pid" || { echo "rank process $pid outlived the job" >&2; exit 1; }
-    done
+    all_gone "${rank_pids[@]}"
     echo "mpirun ended the job (status $status) with $(evaluations_in "$journal") evaluations journaled"
     cp "$journal" "$work/journal.before2"
     run 1 resume --phase 2
