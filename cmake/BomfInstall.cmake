@@ -1,7 +1,7 @@
 # Install rules and the exported CMake package (find_package(bomf CONFIG)).
 #
 # One export set, and one targets file, per component: bomfCoreTargets.cmake,
-# bomfTorchTargets.cmake, bomfCudaTargets.cmake. bomfConfig.cmake loads the core's and those of
+# bomfTorchTargets.cmake, bomfCudaTargets.cmake, bomfMpiTargets.cmake. bomfConfig.cmake loads the core's and those of
 # the requested components only, after finding only their dependencies, so that
 # find_package(bomf CONFIG REQUIRED COMPONENTS core) works on a machine without libtorch or
 # CUDA. The `bomf` program goes to bin/.
@@ -23,6 +23,10 @@ endif()
 if(BOMF_WITH_CUDA)
   list(APPEND BOMF_BUILT_COMPONENTS cuda)
   list(APPEND _bomf_component_targets cuda bomf_cuda)
+endif()
+if(BOMF_WITH_MPI)
+  list(APPEND BOMF_BUILT_COMPONENTS mpi)
+  list(APPEND _bomf_component_targets mpi bomf_mpi)
 endif()
 
 foreach(_component IN LISTS BOMF_BUILT_COMPONENTS)

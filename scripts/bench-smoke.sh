@@ -13,4 +13,11 @@ while IFS= read -r exe; do
   timeout 600 "$exe" --benchmark_min_time=0.001 >/dev/null
   count=$((count + 1))
 done <"$list"
+# bomf::mpi's parallel-efficiency program runs under mpirun, in its tiny mode.
+mpi_efficiency="$build/bench/mpi/bomf_mpi_efficiency"
+if [[ -x $mpi_efficiency ]]; then
+  echo "bench-smoke: bomf_mpi_efficiency (tiny, under mpirun)"
+  timeout 600 "$(dirname "$0")/../bench/mpi/efficiency.sh" --tiny "$mpi_efficiency" >/dev/null
+  count=$((count + 1))
+fi
 echo "bench-smoke: $count benchmark programs ran"

@@ -11,6 +11,8 @@ packages=(
   libeigen3-dev libboost-dev liblbfgspp-dev nlohmann-json3-dev
   # bomf::torch (libtorch is 4-9x slower on Debian's reference BLAS: OpenBLAS replaces it)
   libtorch-dev libopenblas0-openmp
+  # bomf::mpi (distributed evaluation; its tests and example run the real mpirun)
+  libopenmpi-dev openmpi-bin
   # examples (the flagship reads WordNet glosses; npm fetches its GloVe vectors)
   libcli11-dev wordnet-base
   # tests and benchmarks (python3-numpy: bomf search's end-to-end tests with a Python evaluator)
