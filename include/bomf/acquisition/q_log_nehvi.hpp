@@ -175,7 +175,8 @@ class QLogNoisyExpectedHypervolumeImprovement {
     dim_ = d;
     objectives_.resize(static_cast<std::size_t>(m));
     for (Eigen::Index k = 0; k < m; ++k) {
-      objectives_[static_cast<std::size_t>(k)].gp = pieces(models[static_cast<std::size_t>(k)]);
+      objectives_[static_cast<std::size_t>(k)].gp =
+          detail::qnehvi_gp_pieces(models[static_cast<std::size_t>(k)]);
     }
     baseline_ = X_baseline;
     if (options.prune_baseline && X_baseline.rows() > 0) {
@@ -339,31 +340,6 @@ class QLogNoisyExpectedHypervolumeImprovement {
  private:
   using State = detail::QnehviObjectiveState<Kernel>;
 
-  static detail::QnehviGpPieces pieces(const ExactGP<Kernel>& gp) {
-    detail::QnehviGpPieces p;
-    const Eigen::Index d = gp.dim();
-    const auto& h = gp.hyperparameters();
-    p.lower = gp.input_transform().lower(d);
-    p.dz_dx = gp.input_transform().inverse_range(d).cwiseQuotient(h.lengthscales);
-    p.z_train =
-        (gp.normalized_train_inputs() * h.lengthscales.cwiseInverse().asDiagonal()).transpose();
-    p.chol = gp.cholesky_factor();
-    p.alpha = gp.alpha();
-    p.outputscale = h.outputscale;
-    p.mean_constant = h.mean_constant;
-    p.y_mean = gp.outcome_transform().mean;
-    p.y_std = gp.outcome_transform().std;
-    p.train_x = gp.train_inputs();
-    p.y_train = gp.standardized_train_targets();
-    p.noise = h.noise + gp.jitter();
-    const Eigen::Index nt = p.chol.rows();
-    p.inv_chol.resize(nt, nt);
-    Eigen::VectorXd work(detail::dense_inverse_scratch_size(nt));
-    detail::triangular_inverse(nt, p.chol.data(), nt, p.inv_chol.data(), work.data());
-    p.train.assign(p.z_train);
-    return p;
-  }
-
   // The posterior mean (original scale) and the lower Cholesky factor of the posterior covariance
   // of one objective at the n points X, for the pruning. When X are the model's own training
   // inputs (the usual baseline), with A = K + σ²I = L Lᵀ (σ² including the fit's jitter):
@@ -381,15 +357,8 @@ class QLogNoisyExpectedHypervolumeImprovement {
       factor = tmp.L_bb;
       return;
     }
-    const double s2 = gp.noise;
-    const double y2 = gp.y_std * gp.y_std;
-    mean = ((gp.y_train - s2 * gp.alpha).array() * gp.y_std + gp.y_mean).matrix();
-    factor = Eigen::MatrixXd::Zero(n, n);
-    factor.diagonal().setConstant(s2 * y2);
-    Eigen::VectorXd scratch(detail::dense_inverse_scratch_size(n));
-    // (σ² y_std²) I − (σ² y_std)² A⁻¹, in the original units (A⁻¹ = L⁻ᵀ L⁻¹).
-    detail::subtract_scaled_inverse(n, gp.inv_chol.data(), s2 * gp.y_std, factor.data(), n,
-                                    scratch.data());
+    detail::qnehvi_posterior_at_training_inputs(gp, mean, factor);
+    Eigen::VectorXd scratch;
     Eigen::MatrixXd copy;
     if (!detail::qnehvi_safe_cholesky_blocked(factor, copy, scratch, 3)) {
       throw numerical_error(detail::concat(

@@ -298,7 +298,9 @@ BOMF_SIMD_INLINE void dense_triangular_inverse(Eigen::Index n, const double* l, 
   }
 }
 
-/// C ← C − s²·A⁻¹ on the lower triangle of `c` (n × n, ld ldc), for A = L Lᵀ given X = L⁻¹
+/// C ← C − s²·A⁻¹ on the lower triangle of `c` (n × n, ld ldc; the diagonal blocks' strictly
+/// upper parts get their symmetric counterparts too, the rest above is untouched), for A = L Lᵀ
+/// given X = L⁻¹
 /// (`x`, n × n lower with zeros above, ld n): A⁻¹ = Xᵀ X, so C(i, j) −= Σ_{t ≥ i} (s X(t, i))
 /// (s X(t, j)), by blocks skipping the zero triangle. `scratch`: n² + dense_scratch_size(n)
 /// doubles. Cost n³/6 multiply-adds.
