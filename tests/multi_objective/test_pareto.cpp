@@ -1,6 +1,8 @@
 // Pareto filtering and non-dominated sorting.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <numeric>
 #include <random>
 #include <vector>
 
@@ -40,6 +42,60 @@ TEST(Pareto, MaskMatchesDefinitionWithTiesAndDuplicates) {
       }
       EXPECT_EQ(bomf::non_dominated_mask(Y), brute_force_mask(Y, true));
       EXPECT_EQ(bomf::non_dominated_mask(Y, false), brute_force_mask(Y, false));
+    }
+  }
+}
+
+TEST(Pareto, SweepFromAReSortedPreviousOrderMatchesTheDefinition) {
+  // qLogNEHVI's pruning re-sorts each sample's points by insertion, starting from the previous
+  // sample's order, and sweeps them skipping some points: the same masks as the definition on
+  // the kept points, and the same order as a fresh sort, for any starting order.
+  std::mt19937_64 rng(5);
+  std::uniform_int_distribution<int> coord(0, 4);
+  std::uniform_int_distribution<int> coin(0, 3);
+  for (int m = 1; m <= 4; ++m) {
+    std::vector<int> order;
+    for (int rep = 0; rep < 30; ++rep) {
+      const int n = 12 + rep % 5;
+      Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> rows(n, m);
+      for (Eigen::Index i = 0; i < rows.size(); ++i) {
+        rows(i) = coord(rng);
+      }
+      if (static_cast<int>(order.size()) != n) {
+        order.resize(static_cast<std::size_t>(n));
+        std::iota(order.begin(), order.end(), 0);
+      }
+      bomf::detail::insertion_sort_lexicographic(rows.data(), m, order);
+      std::vector<int> sorted(static_cast<std::size_t>(n));
+      std::iota(sorted.begin(), sorted.end(), 0);
+      std::sort(sorted.begin(), sorted.end(), [&](int a, int b) {
+        return bomf::detail::lexicographically_before(rows.data(), m, a, b);
+      });
+      EXPECT_EQ(order, sorted);
+      std::vector<char> skip(static_cast<std::size_t>(n));
+      std::vector<Eigen::Index> kept;
+      for (int i = 0; i < n; ++i) {
+        skip[static_cast<std::size_t>(i)] = coin(rng) == 0 ? 1 : 0;
+        if (skip[static_cast<std::size_t>(i)] == 0) {
+          kept.push_back(i);
+        }
+      }
+      std::vector<char> mask(static_cast<std::size_t>(n), 0);
+      std::vector<int> front;
+      bomf::detail::non_dominated_sweep(rows.data(), m, false, order, skip.data(), mask, front);
+      Eigen::MatrixXd Y(static_cast<Eigen::Index>(kept.size()), m);
+      for (std::size_t r = 0; r < kept.size(); ++r) {
+        Y.row(static_cast<Eigen::Index>(r)) = rows.row(kept[r]);
+      }
+      const std::vector<bool> expected = brute_force_mask(Y, false);
+      for (std::size_t r = 0; r < kept.size(); ++r) {
+        EXPECT_EQ(mask[static_cast<std::size_t>(kept[r])] != 0, expected[r]);
+      }
+      for (int i = 0; i < n; ++i) {
+        if (skip[static_cast<std::size_t>(i)] != 0) {
+          EXPECT_EQ(mask[static_cast<std::size_t>(i)], 0);
+        }
+      }
     }
   }
 }

@@ -16,6 +16,7 @@
 #include "bomf/acquisition/q_log_nehvi.hpp"
 #include "bomf/gp/exact_gp.hpp"
 #include "bomf/gp/matern52_kernel.hpp"
+#include "bomf/math/simd.hpp"
 #include "bomf/multi_objective/box_decomposition.hpp"
 #include "bomf/multi_objective/pareto.hpp"
 #include "bomf/optim/objective.hpp"
@@ -609,6 +610,79 @@ TEST(QLogNehviApi, RejectsBadArguments) {
   } catch (const bomf::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("argument 'X'"), std::string::npos) << e.what();
   }
+}
+
+// The pruning samples the posterior at the training inputs as σ²I − σ⁴A⁻¹ (mean ỹ − σ²α):
+// the same posterior as ExactGP's K − K A⁻¹ K, to rounding.
+TEST(QLogNehviPruning, TrainingInputPosteriorAgreesWithTheGp) {
+  for (const double noise : {1e-4, 1e-2}) {
+    const Problem p = random_problem(2, 30, 4, 19U, noise);
+    for (const Gp& gp : p.models) {
+      const bomf::detail::QnehviGpPieces pieces = bomf::detail::qnehvi_gp_pieces(gp);
+      Eigen::VectorXd mean;
+      Eigen::MatrixXd covariance;
+      bomf::detail::qnehvi_posterior_at_training_inputs(pieces, mean, covariance);
+      const bomf::Posterior exact = gp.posterior(gp.train_inputs());
+      EXPECT_LT((mean - exact.mean).cwiseAbs().maxCoeff(),
+                1e-11 * exact.mean.cwiseAbs().maxCoeff());
+      const Eigen::MatrixXd lower = exact.covariance.triangularView<Eigen::Lower>();
+      EXPECT_LT((covariance - lower).cwiseAbs().maxCoeff(), 1e-10 * lower.cwiseAbs().maxCoeff())
+          << "noise " << noise;
+    }
+  }
+}
+
+// batch_values computes 16 candidates' samples together; every value is value()'s, bit for
+// bit, whichever rows share its block.
+TEST(QLogNehviApi, BatchValuesAreBitIdenticalToValueWhateverTheBlocks) {
+  const Problem p = random_problem(3, 20, 4, 23U);
+  Acqf acqf(p.models, p.X_baseline, p.ref_point);
+  const Eigen::MatrixXd X = random_candidates(37, 4, 9U);
+  const Eigen::VectorXd all = acqf.batch_values(X);
+  const Eigen::VectorXd tail = acqf.batch_values(X.bottomRows(20));
+  for (Eigen::Index i = 0; i < X.rows(); ++i) {
+    EXPECT_EQ(all(i), acqf.value(X.row(i))) << i;
+    if (i >= 17) {
+      EXPECT_EQ(all(i), tail(i - 17)) << i;
+    }
+  }
+}
+
+// The generic and AVX2 builds of the kernels (bomf/math/simd.hpp) give the same construction
+// (pruned baseline, cells), values, gradients and batch values, bit for bit.
+TEST(QLogNehviApi, Avx2AndGenericBuildsAreBitIdentical) {
+  if (!bomf::simd::avx2_available()) {
+    GTEST_SKIP() << "no AVX2 on this CPU";
+  }
+  const Problem p = random_problem(3, 25, 4, 29U);
+  bomf::QLogNehviOptions options;
+  options.prune_baseline = true;
+  const Eigen::MatrixXd X = random_candidates(9, 4, 10U);
+  Eigen::VectorXd values[2];
+  Eigen::MatrixXd gradients[2];
+  Eigen::MatrixXd baselines[2];
+  Eigen::VectorXd batches[2];
+  int b = 0;
+  for (const auto path : {bomf::simd::Path::generic, bomf::simd::Path::avx2}) {
+    bomf::simd::force_path(path);
+    Acqf acqf(p.models, p.X_baseline, p.ref_point, options);
+    baselines[b] = acqf.baseline();
+    values[b].resize(X.rows());
+    gradients[b].resize(X.rows(), X.cols());
+    for (Eigen::Index i = 0; i < X.rows(); ++i) {
+      Eigen::MatrixXd g(1, X.cols());
+      values[b](i) = acqf.value_and_gradient(X.row(i), g);
+      gradients[b].row(i) = g;
+    }
+    batches[b] = acqf.batch_values(X);
+    ++b;
+  }
+  bomf::simd::reset_path();
+  EXPECT_EQ(baselines[0], baselines[1]);
+  EXPECT_EQ(values[0], values[1]);
+  EXPECT_EQ(gradients[0], gradients[1]);
+  EXPECT_EQ(batches[0], batches[1]);
+  EXPECT_EQ(batches[0], values[0]);
 }
 
 }  // namespace

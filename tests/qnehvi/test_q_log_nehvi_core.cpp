@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "bomf/acquisition/detail/q_log_nehvi_core.hpp"
+#include "bomf/acquisition/detail/q_log_nehvi_q1.hpp"
+#include "bomf/math/simd.hpp"
 #include "support/reference.hpp"
 
 namespace {
@@ -184,6 +186,153 @@ TEST(QnehviCore, SamplesThatImproveNothingAreMinusInfinityNotNaN) {
   F = new_samples(c["mc_128"]["by_q"][0]["samples_new"], 0);
   F[0](kDead, 0) = std::numeric_limits<double>::quiet_NaN();
   EXPECT_TRUE(std::isnan(bomf::detail::qnehvi_log_value<false>(cells, F, 1e-6, 1e-3, ws, nullptr)));
+}
+
+// The q = 1 kernels (q_log_nehvi_q1.hpp) on BoTorch's posterior samples: qnehvi_log_value's
+// value and gradient to rounding, the same per-sample values, and bit-identical generic and AVX2
+// builds.
+struct Q1Result {
+  double value;
+  Eigen::VectorXd sample_log;
+  std::vector<Eigen::MatrixXd> dF;
+};
+
+Q1Result q1_evaluate(const bomf::detail::QnehviCellSet& cells,
+                     const std::vector<Eigen::MatrixXd>& F, bool gradient) {
+  const Eigen::Index S = F[0].rows();
+  const int m = static_cast<int>(F.size());
+  bomf::detail::QnehviQ1Workspace ws;
+  ws.resize(cells, S, m);
+  for (Eigen::Index s = 0; s < S; ++s) {
+    for (int k = 0; k < m; ++k) {
+      ws.y[static_cast<std::size_t>(s * m + k)] = F[static_cast<std::size_t>(k)](s, 0);
+    }
+  }
+  Q1Result r;
+  r.dF.assign(F.size(), Eigen::MatrixXd::Constant(S, 1, -7.0));
+  r.value = gradient ? bomf::detail::qnehvi_q1_log_value<true>(cells, m, 1e-6, 1e-3, ws, &r.dF)
+                     : bomf::detail::qnehvi_q1_log_value<false>(cells, m, 1e-6, 1e-3, ws, nullptr);
+  r.sample_log = ws.sample_log;
+  return r;
+}
+
+TEST_P(QnehviCoreReference, SingleCandidateKernelsMatchTheGeneralCore) {
+  const auto ref = load_reference("qlognehvi.json");
+  const auto& c = ref["cases"][static_cast<std::size_t>(GetParam())];
+  const auto cells = bomf::detail::qnehvi_build_cells(
+      per_objective(c["mc_128"]["samples_baseline"]), to_vector(c["ref_point"]));
+  const auto& by_q = c["mc_128"]["by_q"][0];
+  ASSERT_EQ(by_q["q"].get<int>(), 1);
+  for (std::size_t b = 0; b < by_q["qLogNEHVI"].size(); ++b) {
+    auto F = new_samples(by_q["samples_new"], b);
+    const int m = static_cast<int>(F.size());
+    for (int variant = 0; variant < 3; ++variant) {
+      if (variant == 1) {  // candidates exactly on lower corners and cell bounds: ties, x = 0
+        for (int k = 0; k < m; ++k) {
+          for (Eigen::Index s = 0; s < F[0].rows(); s += 3) {
+            const Eigen::Index cell = cells.offsets[s];
+            const double upper = cells.upper(k, cell);
+            F[static_cast<std::size_t>(k)](s, 0) =
+                s % 2 == 0 || !std::isfinite(upper) ? cells.lower(k, cell) : upper;
+          }
+        }
+      } else if (variant == 2) {  // far below the front: the fat tails only
+        for (auto& f : F) {
+          f.array() -= 5.0;
+        }
+      }
+      bomf::detail::QnehviCoreWorkspace ws;
+      ws.resize(F[0].rows(), 1, m, cells.max_distinct);
+      std::vector<Eigen::MatrixXd> dF(F.size(), Eigen::MatrixXd(F[0].rows(), 1));
+      const double expected = bomf::detail::qnehvi_log_value<true>(cells, F, 1e-6, 1e-3, ws, &dF);
+      for (const auto path : {bomf::simd::Path::generic, bomf::simd::Path::avx2}) {
+        bomf::simd::force_path(path);
+        const Q1Result value_only = q1_evaluate(cells, F, false);
+        const Q1Result with_gradient = q1_evaluate(cells, F, true);
+        bomf::simd::reset_path();
+        EXPECT_NEAR(value_only.value, expected, 1e-13 * std::abs(expected))
+            << "b=" << b << " variant " << variant;
+        EXPECT_EQ(value_only.value, with_gradient.value);
+        for (Eigen::Index s = 0; s < F[0].rows(); ++s) {
+          EXPECT_NEAR(value_only.sample_log(s), ws.sample_log(s),
+                      1e-13 * std::abs(ws.sample_log(s)));
+        }
+        for (int k = 0; k < m; ++k) {
+          const auto& g = with_gradient.dF[static_cast<std::size_t>(k)];
+          const auto& g_ref = dF[static_cast<std::size_t>(k)];
+          const double scale = g_ref.cwiseAbs().maxCoeff();
+          for (Eigen::Index s = 0; s < g.rows(); ++s) {
+            EXPECT_NEAR(g(s, 0), g_ref(s, 0), 1e-11 * std::abs(g_ref(s, 0)) + 1e-14 * scale)
+                << "b=" << b << " variant " << variant << " s=" << s << " k=" << k;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_P(QnehviCoreReference, SingleCandidateKernelsAreBitIdenticalOnEveryPath) {
+  if (!bomf::simd::avx2_available()) {
+    GTEST_SKIP() << "no AVX2 on this CPU";
+  }
+  const auto ref = load_reference("qlognehvi.json");
+  const auto& c = ref["cases"][static_cast<std::size_t>(GetParam())];
+  const auto cells = bomf::detail::qnehvi_build_cells(
+      per_objective(c["mc_128"]["samples_baseline"]), to_vector(c["ref_point"]));
+  const auto& by_q = c["mc_128"]["by_q"][0];
+  for (std::size_t b = 0; b < by_q["qLogNEHVI"].size(); ++b) {
+    const auto F = new_samples(by_q["samples_new"], b);
+    bomf::simd::force_path(bomf::simd::Path::generic);
+    const Q1Result generic = q1_evaluate(cells, F, true);
+    bomf::simd::force_path(bomf::simd::Path::avx2);
+    const Q1Result avx2 = q1_evaluate(cells, F, true);
+    bomf::simd::reset_path();
+    EXPECT_EQ(generic.value, avx2.value);
+    EXPECT_TRUE((generic.sample_log.array() == avx2.sample_log.array()).all());
+    for (std::size_t k = 0; k < F.size(); ++k) {
+      EXPECT_TRUE((generic.dF[k].array() == avx2.dF[k].array()).all()) << "objective " << k;
+    }
+  }
+}
+
+TEST(QnehviCore, SingleCandidateKernelsKeepTheExtremes) {
+  // As SamplesThatImproveNothingAreMinusInfinityNotNaN, through the q = 1 kernels.
+  const auto ref = load_reference("qlognehvi.json");
+  const auto& c = ref["cases"][0];
+  const auto cells = bomf::detail::qnehvi_build_cells(
+      per_objective(c["mc_128"]["samples_baseline"]), to_vector(c["ref_point"]));
+  auto F = new_samples(c["mc_128"]["by_q"][0]["samples_new"], 0);
+  const Eigen::Index S = F[0].rows();
+  const int m = static_cast<int>(F.size());
+  constexpr Eigen::Index kDead = 3;
+  const Q1Result full = q1_evaluate(cells, F, false);
+  double kept = 0.0;
+  for (Eigen::Index s = 0; s < S; ++s) {
+    kept += s == kDead ? 0.0 : std::exp(full.sample_log(s));
+  }
+  for (auto& f : F) {
+    f.row(kDead).setConstant(-1e200);
+  }
+  const Q1Result dead = q1_evaluate(cells, F, true);
+  EXPECT_NEAR(dead.value, std::log(kept / static_cast<double>(S)), 1e-12);
+  EXPECT_EQ(dead.sample_log(kDead), -std::numeric_limits<double>::infinity());
+  for (int k = 0; k < m; ++k) {
+    EXPECT_TRUE(dead.dF[static_cast<std::size_t>(k)].allFinite()) << "objective " << k;
+    EXPECT_EQ(dead.dF[static_cast<std::size_t>(k)](kDead, 0), 0.0);
+    EXPECT_GT(dead.dF[static_cast<std::size_t>(k)].cwiseAbs().maxCoeff(), 0.0);
+  }
+  for (auto& f : F) {
+    f.setConstant(-1e200);
+  }
+  const Q1Result none = q1_evaluate(cells, F, true);
+  EXPECT_EQ(none.value, -std::numeric_limits<double>::infinity());
+  for (int k = 0; k < m; ++k) {
+    EXPECT_TRUE((none.dF[static_cast<std::size_t>(k)].array() == 0.0).all());
+  }
+  F = new_samples(c["mc_128"]["by_q"][0]["samples_new"], 0);
+  F[0](kDead, 0) = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_TRUE(std::isnan(q1_evaluate(cells, F, false).value));
+  EXPECT_TRUE(std::isnan(q1_evaluate(cells, F, true).value));
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, QnehviCoreReference, ::testing::Values(0, 1));

@@ -39,11 +39,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <memory>
+#include <numeric>
 #include <string>
 #include <vector>
 
 #include "bomf/acquisition/detail/q_log_nehvi_core.hpp"
 #include "bomf/acquisition/detail/q_log_nehvi_posterior.hpp"
+#include "bomf/acquisition/detail/q_log_nehvi_q1.hpp"
 #include "bomf/core/checks.hpp"
 #include "bomf/core/error.hpp"
 #include "bomf/core/parallel.hpp"
@@ -182,7 +185,8 @@ class QLogNoisyExpectedHypervolumeImprovement {
     dim_ = d;
     objectives_.resize(static_cast<std::size_t>(m));
     for (Eigen::Index k = 0; k < m; ++k) {
-      objectives_[static_cast<std::size_t>(k)].gp = pieces(models[static_cast<std::size_t>(k)]);
+      objectives_[static_cast<std::size_t>(k)].gp =
+          detail::qnehvi_gp_pieces(models[static_cast<std::size_t>(k)]);
     }
     baseline_ = X_baseline;
     if (options.prune_baseline && X_baseline.rows() > 0) {
@@ -276,16 +280,44 @@ class QLogNoisyExpectedHypervolumeImprovement {
     return evaluate<true>(X, &G);
   }
 
-  /// Values (q = 1) at each row of `X` (n × d): the optimizers' batch screening. Allocates the
-  /// output vector (and the q = 1 workspaces if another q was used last).
+  /// Values (q = 1) at each row of `X` (n × d): the optimizers' batch screening, with the
+  /// posterior samples of 16 candidates computed together (State::sample_q1: matrix products
+  /// instead of matrix-vector ones). Each value is the one `value` gives for that row, bit for
+  /// bit, whatever the other rows. Allocates the output and the block's samples (and the q = 1
+  /// workspaces if another q was used last). Throws as `value`.
   Eigen::VectorXd batch_values(const Eigen::Ref<const Eigen::MatrixXd>& X) {
     detail::require_shape(X, -1, dim_,
                           "bomf::QLogNoisyExpectedHypervolumeImprovement::batch_values", "X");
+    detail::require_finite(X, "bomf::QLogNoisyExpectedHypervolumeImprovement::batch_values", "X");
+    prepare(1);
+    const auto m = static_cast<int>(objectives_.size());
+    const Eigen::Index S = num_samples();
     Eigen::VectorXd out(X.rows());
-    Eigen::MatrixXd row(1, dim_);
-    for (Eigen::Index i = 0; i < X.rows(); ++i) {
-      row = X.row(i);
-      out(i) = value(row);
+    std::vector<Eigen::MatrixXd> block_samples(static_cast<std::size_t>(m));
+    std::vector<char> ok;
+    constexpr Eigen::Index kBlock = 16;
+    for (Eigen::Index first = 0; first < X.rows(); first += kBlock) {
+      const Eigen::Index rows = std::min(kBlock, X.rows() - first);
+      for (int k = 0; k < m; ++k) {
+        objectives_[static_cast<std::size_t>(k)].template sample_q1<false>(
+            X.middleRows(first, rows), block_samples[static_cast<std::size_t>(k)], ok,
+            sample_scratch_);
+        for (Eigen::Index c = 0; c < rows; ++c) {
+          if (ok[static_cast<std::size_t>(c)] == 0) {
+            throw_not_positive_definite(1, k);
+          }
+        }
+      }
+      for (Eigen::Index c = 0; c < rows; ++c) {
+        for (Eigen::Index s = 0; s < S; ++s) {
+          for (int k = 0; k < m; ++k) {
+            q1_.y[static_cast<std::size_t>(s * m + k)] =
+                block_samples[static_cast<std::size_t>(k)](s, c);
+          }
+        }
+        out(first + c) = detail::qnehvi_q1_log_value<false>(cells_, m, options_.tau_relu,
+                                                            options_.tau_max, q1_, nullptr);
+      }
     }
     return out;
   }
@@ -311,26 +343,38 @@ class QLogNoisyExpectedHypervolumeImprovement {
   /// The sampled objective values of the last evaluated candidates: entry k is S × q.
   const std::vector<Eigen::MatrixXd>& last_samples() const noexcept { return F_; }
   /// Per-sample log hypervolume improvements of the last evaluation (length S).
-  const Eigen::VectorXd& last_sample_log_improvements() const noexcept { return core_.sample_log; }
+  const Eigen::VectorXd& last_sample_log_improvements() const noexcept {
+    return q_ == 1 ? q1_.sample_log : core_.sample_log;
+  }
 
  private:
   using State = detail::QnehviObjectiveState<Kernel>;
 
-  static detail::QnehviGpPieces pieces(const ExactGP<Kernel>& gp) {
-    detail::QnehviGpPieces p;
-    const Eigen::Index d = gp.dim();
-    const auto& h = gp.hyperparameters();
-    p.lower = gp.input_transform().lower(d);
-    p.dz_dx = gp.input_transform().inverse_range(d).cwiseQuotient(h.lengthscales);
-    p.z_train =
-        (gp.normalized_train_inputs() * h.lengthscales.cwiseInverse().asDiagonal()).transpose();
-    p.chol = gp.cholesky_factor();
-    p.alpha = gp.alpha();
-    p.outputscale = h.outputscale;
-    p.mean_constant = h.mean_constant;
-    p.y_mean = gp.outcome_transform().mean;
-    p.y_std = gp.outcome_transform().std;
-    return p;
+  // The posterior mean (original scale) and the lower Cholesky factor of the posterior covariance
+  // of one objective at the n points X, for the pruning. When X are the model's own training
+  // inputs (the usual baseline), with A = K + σ²I = L Lᵀ (σ² including the fit's jitter):
+  // K − K A⁻¹ K = σ²I − σ⁴ A⁻¹ and K α = ỹ − c − σ² α, so neither a kernel matrix nor the n × n
+  // products of set_baseline are needed (A⁻¹ = L⁻ᵀ L⁻¹ costs n³/3 multiply-adds, against
+  // 5n³/3). Otherwise set_baseline's. Throws numerical_error as set_baseline does.
+  static void prune_posterior(const detail::QnehviGpPieces& gp, const Eigen::MatrixXd& X,
+                              Eigen::VectorXd& mean, Eigen::MatrixXd& factor) {
+    const Eigen::Index n = X.rows();
+    if (gp.train_x.rows() != n || gp.train_x != X) {
+      State tmp;
+      tmp.gp = gp;
+      set_baseline(tmp, X);
+      mean = tmp.mean_b;
+      factor = tmp.L_bb;
+      return;
+    }
+    detail::qnehvi_posterior_at_training_inputs(gp, mean, factor);
+    Eigen::VectorXd scratch;
+    Eigen::MatrixXd copy;
+    if (!detail::qnehvi_safe_cholesky_blocked(factor, copy, scratch, 3)) {
+      throw numerical_error(detail::concat(
+          "bomf::QLogNoisyExpectedHypervolumeImprovement: the posterior covariance of the ", n,
+          " baseline points is not positive definite even with jitter 1e-6"));
+    }
   }
 
   // Baseline quantities of one objective: scaled inputs, W, the posterior mean and the
@@ -357,6 +401,14 @@ class QLogNoisyExpectedHypervolumeImprovement {
           " baseline points is not positive definite even with jitter 1e-6"));
     }
     obj.L_bb = K;
+    // For the q = 1 kernels (State::sample_q1).
+    obj.W_t = obj.W.transpose();
+    obj.inv_L_bb.resize(nb, nb);
+    if (nb > 0) {
+      Eigen::VectorXd work(detail::dense_inverse_scratch_size(nb));
+      detail::triangular_inverse(nb, obj.L_bb.data(), nb, obj.inv_L_bb.data(), work.data());
+    }
+    obj.base.assign(obj.z_base);
   }
 
   // BoTorch's prune_inferior_points_multi_objective with our sampler.
@@ -365,57 +417,72 @@ class QLogNoisyExpectedHypervolumeImprovement {
     const auto m = num_objectives();
     const Eigen::Index S = options_.prune_num_samples;
     // A seed of its own (fixed odd offset) so that pruning and evaluation do not share points.
-    const Eigen::MatrixXd z =
-        sobol_normal_samples(S, static_cast<int>(n * m), options_.seed ^ 0x9E3779B97F4A7C15ULL);
+    // The memo's matrix is read in place: objective k's columns are i·m + k, every m-th.
+    const std::shared_ptr<const Eigen::MatrixXd> z = sobol_normal_samples_shared(
+        S, static_cast<int>(n * m), options_.seed ^ 0x9E3779B97F4A7C15ULL);
     std::vector<Eigen::MatrixXd> f(static_cast<std::size_t>(m));
+    std::vector<Eigen::VectorXd> mean(static_cast<std::size_t>(m));
     detail::parallel_for(options_.num_threads, m, [&](int, Eigen::Index k) {
-      State tmp;
-      tmp.gp = objectives_[static_cast<std::size_t>(k)].gp;
-      set_baseline(tmp, X);
-      Eigen::MatrixXd zk(S, n);
-      for (Eigen::Index i = 0; i < n; ++i) {
-        zk.col(i) = z.col(i * m + k);
+      Eigen::MatrixXd factor;
+      prune_posterior(objectives_[static_cast<std::size_t>(k)].gp, X,
+                      mean[static_cast<std::size_t>(k)], factor);
+      const Eigen::VectorXd& mu = mean[static_cast<std::size_t>(k)];
+      // f = μ + z Lᵀ (column i of f: objective k's samples at point i), as a triangular product:
+      // by column blocks, each summing only over the L(i, t), t ≤ i, that can be non-zero.
+      auto& fk = f[static_cast<std::size_t>(k)];
+      fk.resize(S, n);
+      fk.rowwise() = mu.transpose();
+      Eigen::VectorXd scratch(detail::dense_scratch_size(n));
+      for (Eigen::Index i0 = 0; i0 < n; i0 += detail::kDensePanel) {
+        const Eigen::Index i1 = std::min(n, i0 + detail::kDensePanel);
+        detail::matrix_update<detail::kDenseTransB | detail::kDenseAdd>(
+            S, i1 - i0, i1, z->data() + k * S, m * S, factor.data() + i0, n, fk.data() + i0 * S, S,
+            scratch.data());
       }
-      f[static_cast<std::size_t>(k)] = zk * tmp.L_bb.transpose();
-      f[static_cast<std::size_t>(k)].rowwise() += tmp.mean_b.transpose();
     });
     // Per sample: the points above the reference point that no other point dominates (equal
     // points do not dominate each other). A point that dominates one above the reference point
-    // is above it too, so the sweep (detail::non_dominated_mask_flat, O(a log a + a·F·m) for the
-    // a points above) runs on those points only. Samples are split into fixed blocks whose
+    // is above it too, so the sweep (detail::non_dominated_sweep) skips the others. The points
+    // are visited in decreasing lexicographic order; as the samples scatter around the posterior
+    // mean, each sample's order is re-sorted by insertion from the previous one's (starting from
+    // the means' order in each block), nearly linear. Samples are split into fixed blocks whose
     // integer counts are summed in block order: the same counts on any number of threads.
+    std::vector<int> mean_order(static_cast<std::size_t>(n));
+    {
+      Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> rows(n, m);
+      for (Eigen::Index k = 0; k < m; ++k) {
+        rows.col(k) = mean[static_cast<std::size_t>(k)];
+      }
+      std::iota(mean_order.begin(), mean_order.end(), 0);
+      detail::insertion_sort_lexicographic(rows.data(), static_cast<int>(m), mean_order);
+    }
     constexpr Eigen::Index kBlock = 128;
     const Eigen::Index num_blocks = (S + kBlock - 1) / kBlock;
     std::vector<Eigen::VectorXd> block_counts(static_cast<std::size_t>(num_blocks));
     detail::parallel_for(options_.num_threads, num_blocks, [&](int, Eigen::Index b) {
       Eigen::VectorXd c = Eigen::VectorXd::Zero(n);
-      Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> above(n, m);
-      std::vector<Eigen::Index> index;
-      index.reserve(static_cast<std::size_t>(n));
-      std::vector<char> mask;
-      std::vector<int> order;
+      Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> rows(n, m);
+      std::vector<char> below(static_cast<std::size_t>(n));
+      std::vector<char> mask(static_cast<std::size_t>(n));
+      std::vector<int> order = mean_order;
       std::vector<int> front;
       for (Eigen::Index s = b * kBlock; s < std::min(S, (b + 1) * kBlock); ++s) {
-        index.clear();
         for (Eigen::Index i = 0; i < n; ++i) {
           bool is_above = true;
-          for (Eigen::Index k = 0; k < m && is_above; ++k) {
-            is_above = f[static_cast<std::size_t>(k)](s, i) > ref_point_(k);
+          for (Eigen::Index k = 0; k < m; ++k) {
+            const double v = f[static_cast<std::size_t>(k)](s, i);
+            rows(i, k) = v;
+            is_above = is_above && v > ref_point_(k);
           }
-          if (is_above) {
-            for (Eigen::Index k = 0; k < m; ++k) {
-              above(static_cast<Eigen::Index>(index.size()), k) =
-                  f[static_cast<std::size_t>(k)](s, i);
-            }
-            index.push_back(i);
-          }
+          below[static_cast<std::size_t>(i)] = is_above ? 0 : 1;
         }
-        const auto a = static_cast<int>(index.size());
-        detail::non_dominated_mask_flat(above.data(), a, static_cast<int>(m), false, mask, order,
-                                        front);
-        for (int r = 0; r < a; ++r) {
-          if (mask[static_cast<std::size_t>(r)] != 0) {
-            c(index[static_cast<std::size_t>(r)]) += 1.0;
+        detail::insertion_sort_lexicographic(rows.data(), static_cast<int>(m), order);
+        std::fill(mask.begin(), mask.end(), 0);
+        detail::non_dominated_sweep(rows.data(), static_cast<int>(m), false, order, below.data(),
+                                    mask, front);
+        for (Eigen::Index i = 0; i < n; ++i) {
+          if (mask[static_cast<std::size_t>(i)] != 0) {
+            c(i) += 1.0;
           }
         }
       }
@@ -478,8 +545,20 @@ class QLogNoisyExpectedHypervolumeImprovement {
         obj.Z_n.col(j) = z.col(j * m + k);
       }
     }
-    core_.resize(S, static_cast<int>(q), static_cast<int>(m), cells_.max_distinct);
+    if (q == 1) {
+      q1_.resize(cells_, S, static_cast<int>(m));
+    } else {
+      core_.resize(S, static_cast<int>(q), static_cast<int>(m), cells_.max_distinct);
+    }
     q_ = q;
+  }
+
+  [[noreturn]] static void throw_not_positive_definite(Eigen::Index q, Eigen::Index k) {
+    throw numerical_error(detail::concat(
+        "bomf::QLogNoisyExpectedHypervolumeImprovement: the conditional covariance of the ", q,
+        " candidates given the baseline is not positive definite even with jitter 1e-3 "
+        "(objective ",
+        k, ")"));
   }
 
   template <bool kGradient, class GradT = Eigen::Ref<Eigen::MatrixXd>>
@@ -491,16 +570,29 @@ class QLogNoisyExpectedHypervolumeImprovement {
     detail::require_finite(X, where, "X");
     prepare(X.rows());
     for (std::size_t k = 0; k < objectives_.size(); ++k) {
-      if (!objectives_[k].template sample<kGradient>(X, F_[k])) {
-        throw numerical_error(detail::concat(
-            where, ": the conditional covariance of the ", X.rows(),
-            " candidates given the baseline is not positive definite even with jitter 1e-3 "
-            "(objective ",
-            k, ")"));
+      if (X.rows() == 1) {
+        objectives_[k].template sample_q1<kGradient>(X, F_[k], ok_, sample_scratch_);
+        if (ok_[0] == 0) {
+          throw_not_positive_definite(1, static_cast<Eigen::Index>(k));
+        }
+      } else if (!objectives_[k].template sample<kGradient>(X, F_[k])) {
+        throw_not_positive_definite(X.rows(), static_cast<Eigen::Index>(k));
       }
     }
-    const double v = detail::qnehvi_log_value<kGradient>(cells_, F_, options_.tau_relu,
-                                                         options_.tau_max, core_, &dF_);
+    double v = 0.0;
+    if (X.rows() == 1) {
+      const auto m = static_cast<int>(objectives_.size());
+      for (Eigen::Index s = 0; s < num_samples(); ++s) {
+        for (int k = 0; k < m; ++k) {
+          q1_.y[static_cast<std::size_t>(s * m + k)] = F_[static_cast<std::size_t>(k)](s, 0);
+        }
+      }
+      v = detail::qnehvi_q1_log_value<kGradient>(cells_, m, options_.tau_relu, options_.tau_max,
+                                                 q1_, &dF_);
+    } else {
+      v = detail::qnehvi_log_value<kGradient>(cells_, F_, options_.tau_relu, options_.tau_max,
+                                              core_, &dF_);
+    }
     if constexpr (kGradient) {
       grad->setZero();
       for (std::size_t k = 0; k < objectives_.size(); ++k) {
@@ -523,6 +615,9 @@ class QLogNoisyExpectedHypervolumeImprovement {
   std::vector<Eigen::MatrixXd> F_;
   std::vector<Eigen::MatrixXd> dF_;
   detail::QnehviCoreWorkspace core_;
+  detail::QnehviQ1Workspace q1_;
+  std::vector<char> ok_;            // q = 1: which candidates' conditional variance was positive
+  Eigen::VectorXd sample_scratch_;  // q = 1: the sampling kernels' scratch
 };
 
 }  // namespace bomf

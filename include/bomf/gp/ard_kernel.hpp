@@ -65,7 +65,8 @@ Eigen::MatrixXd ard_covariance_log_lengthscale_gradient(
 namespace detail {
 
 /// Σ_ij W_ij ∂K_ij/∂(log ℓ_k) for k = 0..d−1 (returned, length d), for the training covariance of
-/// the scaled inputs `z` = (X ⊘ ℓ)ᵀ (d × n) and a symmetric weight matrix `w` (n × n); also
+/// the scaled inputs `z` = (X ⊘ ℓ)ᵀ (d × n) and a symmetric weight matrix `w` (n × n, only its
+/// lower triangle is read); also
 /// returns Σ_ij W_ij K_ij (= the sum for ∂/∂ log s, noise excluded) in `weighted_k`. `profile`
 /// (n × n) holds, for i > j, κ'(r²_ij) at (i, j) and κ(r²_ij) at (j, i), as the caller computed
 /// them while building K (its diagonal is not read), so this pass needs no transcendental
@@ -81,7 +82,7 @@ Eigen::VectorXd ard_covariance_gradient_contraction(
   double wk = outputscale * Kernel::value(0.0) * w.diagonal().sum();
   for (Eigen::Index j = 0; j < n; ++j) {
     for (Eigen::Index i = j + 1; i < n; ++i) {
-      const double wij = w(i, j) + w(j, i);
+      const double wij = 2.0 * w(i, j);
       wk += wij * outputscale * profile(j, i);
       // ∂K_ij/∂log ℓ_k = s κ'(r²) · (−2) (z_ki − z_kj)²
       grad.noalias() +=

@@ -104,7 +104,7 @@ class NegativeMllFunctor {
   double operator()(const Eigen::VectorXd& theta, Eigen::VectorXd& grad) {
     double value = 0.0;
     try {
-      value = mll_.value_and_gradient(theta, &grad);
+      value = mll_.value_and_gradient(theta, &grad, workspace_);
     } catch (const numerical_error&) {
       grad.setZero();
       return kPenalty;
@@ -128,6 +128,7 @@ class NegativeMllFunctor {
  private:
   static constexpr double kPenalty = 1e100;
   const MarginalLogLikelihood<Kernel>& mll_;
+  MllWorkspace workspace_;
   double best_value_ = std::numeric_limits<double>::infinity();
   Eigen::VectorXd best_theta_;
 };

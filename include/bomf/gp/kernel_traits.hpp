@@ -21,6 +21,9 @@
 //       // optional: both at once, sharing their transcendental functions; must equal
 //       // {value(r2), derivative(r2)} bit for bit (the fit and the acquisition gradients use it)
 //       static ValueAndDerivative value_and_derivative(double r2) noexcept;
+//       // optional: the same on a pack of r² (bomf/math/simd.hpp; r2 becomes κ), for the GP
+//       // fit's kernel matrices; without it the fit calls value_and_derivative lane by lane
+//       template <class V> static void value_and_derivative_packed(V& r2, V& derivative);
 //     };
 //
 // `bomf::check_kernel<K>()` verifies this at compile time with one readable static_assert per
@@ -34,6 +37,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "bomf/math/simd.hpp"
 #include "bomf/math/value_and_derivative.hpp"
 
 namespace bomf {
@@ -65,6 +69,19 @@ struct kernel_has_value_and_derivative<
     : std::is_convertible<decltype(K::value_and_derivative(std::declval<double>())),
                           ValueAndDerivative> {};
 
+template <class K, class = void>
+struct kernel_has_packed : std::false_type {};
+template <class K>
+struct kernel_has_packed<K,
+                         std::void_t<decltype(K::template value_and_derivative_packed<simd::pack2>(
+                             std::declval<simd::pack2&>(), std::declval<simd::pack2&>()))>>
+    : std::true_type {};
+
+/// κ and dκ/d(r²) of kernel `K` on a pack of r² (r2 becomes κ): K's value_and_derivative_packed
+/// when it has one, else kernel_value_and_derivative lane by lane.
+template <class K, class V>
+BOMF_SIMD_INLINE void kernel_value_and_derivative_packed(V& r2, V& derivative) noexcept;
+
 }  // namespace detail
 
 /// κ(r²) and dκ/d(r²) of kernel `K` together: its `value_and_derivative` when it has one (one
@@ -77,6 +94,21 @@ ValueAndDerivative kernel_value_and_derivative(double r2) noexcept {
     return {K::value(r2), K::derivative(r2)};
   }
 }
+
+namespace detail {
+template <class K, class V>
+BOMF_SIMD_INLINE void kernel_value_and_derivative_packed(V& r2, V& derivative) noexcept {
+  if constexpr (kernel_has_packed<K>::value) {
+    K::template value_and_derivative_packed<V>(r2, derivative);
+  } else {
+    for (int j = 0; j < simd::pack_traits<V>::lanes; ++j) {
+      const ValueAndDerivative kappa = kernel_value_and_derivative<K>(r2[j]);
+      r2[j] = kappa.value;
+      derivative[j] = kappa.derivative;
+    }
+  }
+}
+}  // namespace detail
 
 /// Compile-time description of a kernel type `K` (see the file comment for the requirements).
 template <class K>

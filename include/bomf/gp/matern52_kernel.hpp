@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "bomf/math/simd.hpp"
 #include "bomf/math/value_and_derivative.hpp"
 
 namespace bomf {
@@ -40,6 +41,23 @@ struct Matern52Kernel {
       return {0.0, 0.0};
     const double e = std::exp(-r);
     return {(1.0 + r + r * r / 3.0) * e, -(5.0 / 6.0) * (1.0 + r) * e};
+  }
+  /// value_and_derivative lane-wise on a pack of squared distances (bomf/math/simd.hpp): `r2`
+  /// becomes κ(r²) and `derivative` dκ/d(r²). The GP fit's kernel-matrix pass uses it; with
+  /// bomf's pack exp it may differ from value_and_derivative in the last bit, and it is the same
+  /// on every pack width.
+  template <class V>
+  __attribute__((always_inline)) static void value_and_derivative_packed(V& r2,
+                                                                         V& derivative) noexcept {
+    V r = 5.0 * r2;
+    simd::sqrt_in_place(r);
+    V e = -r;
+    simd::exp_in_place(e);
+    const auto beyond = r > kZeroBeyond;
+    const V value = (1.0 + r + r * r / 3.0) * e;
+    const V slope = -(5.0 / 6.0) * (1.0 + r) * e;
+    r2 = beyond ? V{} : value;
+    derivative = beyond ? V{} : slope;
   }
 };
 

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "bomf/math/simd.hpp"
 #include "bomf/math/value_and_derivative.hpp"
 
 namespace bomf {
@@ -23,6 +24,18 @@ struct RbfKernel {
   static ValueAndDerivative value_and_derivative(double r2) noexcept {
     const double e = std::exp(-0.5 * r2);
     return {e, -0.5 * e};
+  }
+  /// value_and_derivative lane-wise on a pack of squared distances (bomf/math/simd.hpp): `r2`
+  /// becomes κ(r²) and `derivative` dκ/d(r²). The GP fit's kernel-matrix pass uses it; with
+  /// bomf's pack exp it may differ from value_and_derivative in the last bit, and it is the same
+  /// on every pack width.
+  template <class V>
+  __attribute__((always_inline)) static void value_and_derivative_packed(V& r2,
+                                                                         V& derivative) noexcept {
+    V e = -0.5 * r2;
+    simd::exp_in_place(e);
+    r2 = e;
+    derivative = -0.5 * e;
   }
 };
 

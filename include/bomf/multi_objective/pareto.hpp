@@ -52,32 +52,46 @@ inline bool weakly_dominates(const double* a, const double* b, int m) {
   return true;
 }
 
-/// Non-dominated mask of `n` points stored row-major in `points` (`n × m`), maximization.
-/// With `deduplicate`, only the first occurrence (lowest index) of equal points is kept.
-/// Points are visited in decreasing lexicographic order, where a point can only be dominated
-/// by an earlier one; each is compared with the front found so far: O(n log n + n·F·m) for a
-/// front of F points. `order` and `front` are scratch buffers (reused, no allocation once
-/// large enough).
-inline void non_dominated_mask_flat(const double* points, int n, int m, bool deduplicate,
-                                    std::vector<char>& mask, std::vector<int>& order,
-                                    std::vector<int>& front) {
-  mask.assign(static_cast<std::size_t>(n), 0);
-  order.resize(static_cast<std::size_t>(n));
-  std::iota(order.begin(), order.end(), 0);
-  // Ties broken by index, so that the first of equal points is met first (std::sort does
-  // not allocate, unlike std::stable_sort).
-  std::sort(order.begin(), order.end(), [&](int a, int b) {
-    const double* pa = points + static_cast<std::ptrdiff_t>(a) * m;
-    const double* pb = points + static_cast<std::ptrdiff_t>(b) * m;
-    for (int j = 0; j < m; ++j) {
-      if (pa[j] != pb[j]) {
-        return pa[j] > pb[j];
-      }
+/// Strict order of points `a`, `b` (row-major, m coordinates, indices ia, ib): decreasing
+/// lexicographic order, ties by increasing index. A point can only be dominated by one before it.
+inline bool lexicographically_before(const double* points, int m, int ia, int ib) {
+  const double* pa = points + static_cast<std::ptrdiff_t>(ia) * m;
+  const double* pb = points + static_cast<std::ptrdiff_t>(ib) * m;
+  for (int j = 0; j < m; ++j) {
+    if (pa[j] != pb[j]) {
+      return pa[j] > pb[j];
     }
-    return a < b;
-  });
+  }
+  return ia < ib;
+}
+
+/// Sorts the indices in `order` by lexicographically_before with insertion sort: O(n + I) for I
+/// inversions, so re-sorting the order of similar point sets (the MC samples of one posterior)
+/// is close to linear. The result is the same permutation std::sort gives (the order is strict).
+inline void insertion_sort_lexicographic(const double* points, int m, std::vector<int>& order) {
+  for (std::size_t i = 1; i < order.size(); ++i) {
+    const int v = order[i];
+    std::size_t j = i;
+    while (j > 0 && lexicographically_before(points, m, v, order[j - 1])) {
+      order[j] = order[j - 1];
+      --j;
+    }
+    order[j] = v;
+  }
+}
+
+/// The sweep of non_dominated_mask_flat over points already in `order` (lexicographically
+/// decreasing): marks in `mask` (pre-sized n, zeroed) the points that no earlier point dominates;
+/// with `deduplicate`, equal points count as dominating. Points with `skip[i]` (if non-null) are
+/// neither marked nor compared with. `front` is scratch. O(n·F·m) for a front of F points.
+inline void non_dominated_sweep(const double* points, int m, bool deduplicate,
+                                const std::vector<int>& order, const char* skip,
+                                std::vector<char>& mask, std::vector<int>& front) {
   front.clear();
   for (const int i : order) {
+    if (skip != nullptr && skip[i] != 0) {
+      continue;
+    }
     const double* p = points + static_cast<std::ptrdiff_t>(i) * m;
     bool keep = true;
     for (const int f : front) {
@@ -96,6 +110,25 @@ inline void non_dominated_mask_flat(const double* points, int n, int m, bool ded
       mask[static_cast<std::size_t>(i)] = 1;
     }
   }
+}
+
+/// Non-dominated mask of `n` points stored row-major in `points` (`n × m`), maximization.
+/// With `deduplicate`, only the first occurrence (lowest index) of equal points is kept.
+/// Points are visited in decreasing lexicographic order, where a point can only be dominated
+/// by an earlier one; each is compared with the front found so far: O(n log n + n·F·m) for a
+/// front of F points. `order` and `front` are scratch buffers (reused, no allocation once
+/// large enough).
+inline void non_dominated_mask_flat(const double* points, int n, int m, bool deduplicate,
+                                    std::vector<char>& mask, std::vector<int>& order,
+                                    std::vector<int>& front) {
+  mask.assign(static_cast<std::size_t>(n), 0);
+  order.resize(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  // Ties broken by index, so that the first of equal points is met first (std::sort does
+  // not allocate, unlike std::stable_sort).
+  std::sort(order.begin(), order.end(),
+            [&](int a, int b) { return lexicographically_before(points, m, a, b); });
+  non_dominated_sweep(points, m, deduplicate, order, nullptr, mask, front);
 }
 
 }  // namespace detail

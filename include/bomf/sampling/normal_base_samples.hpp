@@ -4,6 +4,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -21,54 +22,59 @@ namespace detail {
 /// prefix property a wider draw of (num_samples, seed) contains every narrower one, so one
 /// matrix per (num_samples, seed) serves all of them and a wider request transforms only its new
 /// columns. Results are bit-identical to a fresh draw. At most 4 entries and 2²² doubles (32 MiB)
-/// are kept, the least recently used going first; a larger draw is not kept. Thread-safe.
+/// are kept, the least recently used going first; a larger draw is not kept. Entries are shared
+/// and immutable, so a caller may keep reading one after it was evicted. Thread-safe.
 class SobolNormalMemo {
  public:
-  Eigen::MatrixXd get(Eigen::Index num_samples, int dim, std::uint64_t seed) {
+  /// The samples of (num_samples, seed) with at least `dim` columns (possibly more: a wider
+  /// draw made earlier), shared and never modified afterwards.
+  std::shared_ptr<const Eigen::MatrixXd> get(Eigen::Index num_samples, int dim,
+                                             std::uint64_t seed) {
     const std::lock_guard<std::mutex> lock(mutex_);
     ++clock_;
     auto entry = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) {
       return e.num_samples == num_samples && e.seed == seed;
     });
-    if (entry != entries_.end() && entry->z.cols() >= dim) {
+    if (entry != entries_.end() && entry->z->cols() >= dim) {
       entry->last_use = clock_;
-      return entry->z.leftCols(dim);
+      return entry->z;
     }
     SobolSequence sobol(dim, seed, true);
-    Eigen::MatrixXd z = sobol.draw(num_samples);
+    auto z = std::make_shared<Eigen::MatrixXd>(sobol.draw(num_samples));
     Eigen::Index known = 0;
     if (entry != entries_.end()) {
-      known = entry->z.cols();
-      z.leftCols(known) = entry->z;
+      known = entry->z->cols();
+      z->leftCols(known) = *entry->z;
       entries_.erase(entry);
     }
-    for (Eigen::Index j = known; j < z.cols(); ++j) {
-      for (Eigen::Index i = 0; i < z.rows(); ++i) {
-        z(i, j) = normal_quantile(z(i, j));
+    for (Eigen::Index j = known; j < z->cols(); ++j) {
+      for (Eigen::Index i = 0; i < z->rows(); ++i) {
+        (*z)(i, j) = normal_quantile((*z)(i, j));
       }
     }
-    if (z.size() <= kMaxDoubles) {
-      entries_.push_back({num_samples, seed, z, clock_});
+    std::shared_ptr<const Eigen::MatrixXd> shared = std::move(z);
+    if (shared->size() <= kMaxDoubles) {
+      entries_.push_back({num_samples, seed, shared, clock_});
       Eigen::Index held = 0;
       for (const Entry& e : entries_) {
-        held += e.z.size();
+        held += e.z->size();
       }
       while (entries_.size() > kMaxEntries || held > kMaxDoubles) {
         const auto oldest = std::min_element(
             entries_.begin(), entries_.end(),
             [](const Entry& a, const Entry& b) { return a.last_use < b.last_use; });
-        held -= oldest->z.size();
+        held -= oldest->z->size();
         entries_.erase(oldest);
       }
     }
-    return z;
+    return shared;
   }
 
  private:
   struct Entry {
     Eigen::Index num_samples;
     std::uint64_t seed;
-    Eigen::MatrixXd z;
+    std::shared_ptr<const Eigen::MatrixXd> z;
     std::uint64_t last_use;
   };
   static constexpr std::size_t kMaxEntries = 4;
@@ -104,6 +110,21 @@ inline SobolNormalMemo& sobol_normal_memo() {
 /// \throws bomf::invalid_argument when num_samples < 0 or dim is outside [1, 3667].
 inline Eigen::MatrixXd sobol_normal_samples(Eigen::Index num_samples, int dim, std::uint64_t seed) {
   constexpr const char* where = "bomf::sobol_normal_samples";
+  detail::require(num_samples >= 0, where, "argument 'num_samples' is ", num_samples,
+                  ", expected ≥ 0");
+  detail::require(dim >= 1 && dim <= SobolSequence::max_dimension, where, "argument 'dim' is ", dim,
+                  ", expected in [1, ", SobolSequence::max_dimension, "]");
+  return detail::sobol_normal_memo().get(num_samples, dim, seed)->leftCols(dim);
+}
+
+/// The samples of sobol_normal_samples(num_samples, dim, seed) without a copy: a shared,
+/// immutable matrix whose first `dim` columns are those samples (it may have more columns, from
+/// a wider draw of the same (num_samples, seed)). For callers that read a large draw once
+/// (qLogNEHVI's pruning: 2048 × n·m). Same cost and errors as sobol_normal_samples.
+inline std::shared_ptr<const Eigen::MatrixXd> sobol_normal_samples_shared(Eigen::Index num_samples,
+                                                                          int dim,
+                                                                          std::uint64_t seed) {
+  constexpr const char* where = "bomf::sobol_normal_samples_shared";
   detail::require(num_samples >= 0, where, "argument 'num_samples' is ", num_samples,
                   ", expected ≥ 0");
   detail::require(dim >= 1 && dim <= SobolSequence::max_dimension, where, "argument 'dim' is ", dim,

@@ -22,10 +22,12 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <vector>
 
 #include "bomf/math/safe_math.hpp"
+#include "bomf/math/simd.hpp"
 #include "bomf/math/smooth_approximations.hpp"
 #include "bomf/multi_objective/box_decomposition.hpp"
 
@@ -50,6 +52,18 @@ struct QnehviCellSet {
   std::vector<double> distinct_lower;
   Eigen::Matrix<Eigen::Index, Eigen::Dynamic, Eigen::Dynamic> lower_slot;
   Eigen::Index max_distinct = 0;  ///< the most distinct lower values of one sample (all k)
+  // The same data laid out for the q = 1 kernels (q_log_nehvi_q1.hpp), which sweep all samples'
+  // distinct values and cells as flat arrays padded to a multiple of simd::max_lanes:
+  /// Number of distinct lower values, all samples, padded (distinct_lower is resized to it).
+  Eigen::Index padded_distinct = 0;
+  /// Number of cells, all samples, padded.
+  Eigen::Index padded_cells = 0;
+  /// s·m + k for distinct value u of sample s, objective k: the candidate sample it meets.
+  std::vector<std::int32_t> distinct_source;
+  /// m × padded_cells, objective-major: lower_slot(k, c) at k·padded_cells + c.
+  std::vector<std::int32_t> cell_slot;
+  /// m × padded_cells, objective-major: log_length(k, c) at k·padded_cells + c.
+  std::vector<double> cell_log_length;
 };
 
 /// Builds the cell set from the baseline samples: `samples[k]` is the S × n matrix of
@@ -114,6 +128,27 @@ inline QnehviCellSet qnehvi_build_cells(const std::vector<Eigen::MatrixXd>& samp
     }
     set.max_distinct = std::max(
         set.max_distinct, static_cast<Eigen::Index>(set.distinct_lower.size()) - sample_start);
+  }
+  // Flat, padded copies for the q = 1 kernels (padding: harmless finite values, never read back).
+  const auto num_distinct = static_cast<Eigen::Index>(set.distinct_lower.size());
+  set.padded_distinct = simd::padded_size(num_distinct);
+  set.padded_cells = simd::padded_size(C);
+  set.distinct_lower.resize(static_cast<std::size_t>(set.padded_distinct), 0.0);
+  set.distinct_source.assign(static_cast<std::size_t>(set.padded_distinct), 0);
+  for (Eigen::Index sk = 0; sk < S * m; ++sk) {
+    for (Eigen::Index u = set.distinct_offsets[static_cast<std::size_t>(sk)];
+         u < set.distinct_offsets[static_cast<std::size_t>(sk + 1)]; ++u) {
+      set.distinct_source[static_cast<std::size_t>(u)] = static_cast<std::int32_t>(sk);
+    }
+  }
+  set.cell_slot.assign(static_cast<std::size_t>(m * set.padded_cells), 0);
+  set.cell_log_length.assign(static_cast<std::size_t>(m * set.padded_cells), 0.0);
+  for (Eigen::Index k = 0; k < m; ++k) {
+    for (Eigen::Index c = 0; c < C; ++c) {
+      const auto at = static_cast<std::size_t>(k * set.padded_cells + c);
+      set.cell_slot[at] = static_cast<std::int32_t>(set.lower_slot(k, c));
+      set.cell_log_length[at] = set.log_length(k, c);
+    }
   }
   return set;
 }

@@ -21,7 +21,9 @@
 #include <limits>
 
 #include "bomf/core/error.hpp"
+#include "bomf/gp/exact_gp.hpp"
 #include "bomf/gp/kernel_traits.hpp"
+#include "bomf/math/detail/dense_kernels.hpp"
 
 namespace bomf::detail {
 
@@ -74,6 +76,55 @@ bool qnehvi_safe_cholesky(Eigen::MatrixBase<Derived>& a, Eigen::MatrixBase<Scrat
   return false;
 }
 
+/// Scaled points for the packed kernel rows: coordinate k of point i at k·stride + i, stride =
+/// n + max_lanes, zero padded (a pack starting at any i < n stays inside).
+struct QnehviPackedPoints {
+  Eigen::Index n = 0;
+  Eigen::Index d = 0;
+  Eigen::Index stride = 0;
+  Eigen::VectorXd data;
+
+  /// From scaled points stored as the columns of z (d × n).
+  void assign(const Eigen::MatrixXd& z) {
+    d = z.rows();
+    n = z.cols();
+    stride = n + simd::max_lanes;
+    data.setZero(d * stride);
+    for (Eigen::Index k = 0; k < d; ++k) {
+      for (Eigen::Index i = 0; i < n; ++i) {
+        data(k * stride + i) = z(k, i);
+      }
+    }
+  }
+};
+
+/// out[i] = s·κ(‖p_i − c‖²) for the packed points p (i < p.n; the writes run on to a multiple
+/// of the pack width: out and dout need p.n + max_lanes entries), and with kDerivative
+/// dout[i] = s·κ′. The squared distance of each pair is summed over coordinates in order, so
+/// the value does not depend on the pack width.
+template <class Kernel, class V, bool kDerivative>
+BOMF_SIMD_INLINE void qnehvi_kernel_row(const QnehviPackedPoints& p, const double* c, double s,
+                                        double* out, double* dout) {
+  constexpr int L = simd::pack_traits<V>::lanes;
+  for (Eigen::Index i = 0; i < p.n; i += L) {
+    V r2{};
+    for (Eigen::Index k = 0; k < p.d; ++k) {
+      V x;
+      simd::load(x, p.data.data() + k * p.stride + i);
+      const V diff = x - c[k];
+      r2 += diff * diff;
+    }
+    V derivative;
+    kernel_value_and_derivative_packed<Kernel>(r2, derivative);
+    const V value = s * r2;
+    simd::store(out + i, value);
+    if constexpr (kDerivative) {
+      const V slope = s * derivative;
+      simd::store(dout + i, slope);
+    }
+  }
+}
+
 /// One objective's exact-GP pieces in the standardized space (see the file comment).
 struct QnehviGpPieces {
   Eigen::MatrixXd z_train;  ///< d × n_t scaled training inputs
@@ -85,19 +136,96 @@ struct QnehviGpPieces {
   double mean_constant = 0.0;
   double y_mean = 0.0;
   double y_std = 1.0;
+  Eigen::MatrixXd train_x;   ///< n_t × d training inputs, original units
+  Eigen::VectorXd y_train;   ///< n_t standardized training targets ỹ
+  double noise = 0.0;        ///< σ² + jitter: the diagonal added to K_tt in `chol`
+  Eigen::MatrixXd inv_chol;  ///< n_t × n_t: L_t⁻¹ (lower, zeros above)
+  QnehviPackedPoints train;  ///< z_train in the packed kernels' layout
 };
+
+/// The pieces of `gp` (standardized space, see the file comment), L_t⁻¹ included (n_t³/6).
+template <class Kernel>
+QnehviGpPieces qnehvi_gp_pieces(const ExactGP<Kernel>& gp) {
+  QnehviGpPieces p;
+  const Eigen::Index d = gp.dim();
+  const auto& h = gp.hyperparameters();
+  p.lower = gp.input_transform().lower(d);
+  p.dz_dx = gp.input_transform().inverse_range(d).cwiseQuotient(h.lengthscales);
+  p.z_train =
+      (gp.normalized_train_inputs() * h.lengthscales.cwiseInverse().asDiagonal()).transpose();
+  p.chol = gp.cholesky_factor();
+  p.alpha = gp.alpha();
+  p.outputscale = h.outputscale;
+  p.mean_constant = h.mean_constant;
+  p.y_mean = gp.outcome_transform().mean;
+  p.y_std = gp.outcome_transform().std;
+  p.train_x = gp.train_inputs();
+  p.y_train = gp.standardized_train_targets();
+  p.noise = h.noise + gp.jitter();
+  const Eigen::Index nt = p.chol.rows();
+  p.inv_chol.resize(nt, nt);
+  Eigen::VectorXd work(dense_inverse_scratch_size(nt));
+  triangular_inverse(nt, p.chol.data(), nt, p.inv_chol.data(), work.data());
+  p.train.assign(p.z_train);
+  return p;
+}
+
+/// The posterior of one objective at its own n training inputs, in the original outcome scale:
+/// `mean` (n) and the lower triangle of `covariance` (n × n; zeros above). With A = K + σ²I =
+/// L Lᵀ (σ² including the fit's jitter), K − K A⁻¹ K = σ²I − σ⁴ A⁻¹ and K α = ỹ − c − σ² α: no
+/// kernel matrix and no n × n product of K is needed; A⁻¹ = L⁻ᵀ L⁻¹ from the cached L⁻¹ costs
+/// n³/6 multiply-adds (qLogNEHVI's pruning samples this posterior). Agrees with ExactGP::posterior
+/// at the training inputs to rounding (tests/qnehvi).
+inline void qnehvi_posterior_at_training_inputs(const QnehviGpPieces& gp, Eigen::VectorXd& mean,
+                                                Eigen::MatrixXd& covariance) {
+  const Eigen::Index n = gp.chol.rows();
+  const double s2 = gp.noise;
+  mean = ((gp.y_train - s2 * gp.alpha).array() * gp.y_std + gp.y_mean).matrix();
+  covariance = Eigen::MatrixXd::Zero(n, n);
+  covariance.diagonal().setConstant(s2 * gp.y_std * gp.y_std);
+  Eigen::VectorXd scratch(dense_inverse_scratch_size(n));
+  // (σ² y_std²) I − (σ² y_std)² A⁻¹.
+  subtract_scaled_inverse(n, gp.inv_chol.data(), s2 * gp.y_std, covariance.data(), n,
+                          scratch.data());
+  covariance.triangularView<Eigen::StrictlyUpper>().setZero();  // the blocks wrote across it
+}
+
+/// psd_safe_cholesky (see qnehvi_safe_cholesky) of the n × n symmetric `a` (lower triangle read)
+/// with the blocked kernels of bomf/math/detail/dense_kernels.hpp, for baselines of hundreds of
+/// points: `a` becomes its lower factor (zeros above). `scratch` is resized as needed. Returns
+/// false when every try fails (`a` is then unspecified).
+inline bool qnehvi_safe_cholesky_blocked(Eigen::MatrixXd& a, Eigen::MatrixXd& copy,
+                                         Eigen::VectorXd& scratch, int max_tries) {
+  const Eigen::Index n = a.rows();
+  copy = a;
+  scratch.resize(dense_scratch_size(n));
+  for (int attempt = 0; attempt <= max_tries; ++attempt) {
+    if (attempt > 0) {
+      a = copy;
+      a.diagonal().array() += 1e-8 * std::pow(10.0, attempt - 1);
+    }
+    if (cholesky_in_place(n, a.data(), n, scratch.data()) && a.diagonal().allFinite()) {
+      a.template triangularView<Eigen::StrictlyUpper>().setZero();
+      return true;
+    }
+  }
+  return false;
+}
 
 /// The per-objective state of qLogNEHVI: GP pieces, the baseline's cached quantities, the
 /// base samples, and q-dependent workspaces (sized by `resize`; no allocation afterwards).
 template <class Kernel>
 struct QnehviObjectiveState {
   QnehviGpPieces gp;
-  Eigen::MatrixXd z_base;  ///< d × n_b scaled baseline inputs
-  Eigen::MatrixXd W;       ///< n_t × n_b: L_t⁻¹ K(X_t, X_b)
-  Eigen::MatrixXd L_bb;    ///< n_b × n_b lower Cholesky of the baseline posterior covariance
-  Eigen::VectorXd mean_b;  ///< n_b baseline posterior mean (original scale)
-  Eigen::MatrixXd Z_b;     ///< S × n_b baseline base samples
-  Eigen::MatrixXd Z_n;     ///< S × q new-point base samples
+  Eigen::MatrixXd z_base;    ///< d × n_b scaled baseline inputs
+  Eigen::MatrixXd W;         ///< n_t × n_b: L_t⁻¹ K(X_t, X_b)
+  Eigen::MatrixXd L_bb;      ///< n_b × n_b lower Cholesky of the baseline posterior covariance
+  Eigen::VectorXd mean_b;    ///< n_b baseline posterior mean (original scale)
+  Eigen::MatrixXd Z_b;       ///< S × n_b baseline base samples
+  Eigen::MatrixXd Z_n;       ///< S × q new-point base samples
+  Eigen::MatrixXd W_t;       ///< n_b × n_t: Wᵀ
+  Eigen::MatrixXd inv_L_bb;  ///< n_b × n_b: L_bb⁻¹ (lower, zeros above)
+  QnehviPackedPoints base;   ///< z_base in the packed kernels' layout
 
   // Workspaces (q-dependent).
   Eigen::MatrixXd zq, k_t, dk_t, k_b, dk_b, V, L_nbT, K_nn, L_nn, chol_scratch;
@@ -149,6 +277,124 @@ struct QnehviObjectiveState {
       }
     }
   }
+
+  /// The q = 1 forward pass for B candidates at once, the rows of X (B × d, original units):
+  /// column c of F (S × B, resized here) holds f[s] at candidate c, computed as `sample` does
+  /// but with the packed kernels of bomf/math (a candidate's column does not depend on B or on
+  /// the other candidates, and is the same on every pack width). `ok` (B) says which candidates'
+  /// conditional variance was positive (with psd_safe_cholesky's jitter up to 1e-3); F is
+  /// unspecified for the others. For B = 1, zq … L_nn hold what `backward` needs.
+  /// Cost O(B (n_t d + n_t²/2 + n_b n_t + S n_b)) in packs, plus the kernel rows' profiles.
+  template <bool kDerivative, class DerivedX>
+  void sample_q1(const Eigen::MatrixBase<DerivedX>& X, Eigen::MatrixXd& F, std::vector<char>& ok,
+                 Eigen::VectorXd& scratch) {
+    const Eigen::Index B = X.rows();
+    const Eigen::Index nt = gp.z_train.cols();
+    const Eigen::Index nb = z_base.cols();
+    const Eigen::Index S = Z_b.rows();
+    const double sy = gp.y_std;
+    zq.resize(gp.z_train.rows(), B);
+    k_t.resize(nt, B);
+    k_b.resize(nb, B);
+    if constexpr (kDerivative) {
+      dk_t.resize(nt, B);
+      dk_b.resize(nb, B);
+    }
+    mu.resize(B);
+    const Eigen::Index row = std::max(nt, nb) + simd::max_lanes;
+    scratch.resize(std::max(4 * row, detail::dense_scratch_size(std::max(nt, nb))));
+    for (Eigen::Index c = 0; c < B; ++c) {
+      zq.col(c) = (X.row(c).transpose() - gp.lower).cwiseProduct(gp.dz_dx);
+      qnehvi_kernel_rows<kDerivative>(gp.train, zq.col(c).data(), scratch.data(),
+                                      scratch.data() + row);
+      k_t.col(c) = Eigen::Map<const Eigen::VectorXd>(scratch.data(), nt);
+      if constexpr (kDerivative) {
+        dk_t.col(c) = Eigen::Map<const Eigen::VectorXd>(scratch.data() + row, nt);
+      }
+      qnehvi_kernel_rows<kDerivative>(base, zq.col(c).data(), scratch.data(), scratch.data() + row);
+      k_b.col(c) = Eigen::Map<const Eigen::VectorXd>(scratch.data(), nb);
+      if constexpr (kDerivative) {
+        dk_b.col(c) = Eigen::Map<const Eigen::VectorXd>(scratch.data() + row, nb);
+      }
+      double m = 0.0;
+      for (Eigen::Index t = 0; t < nt; ++t) {
+        m = m + k_t(t, c) * gp.alpha(t);
+      }
+      mu(c) = (m + gp.mean_constant) * sy + gp.y_mean;
+    }
+    // V = L_t⁻¹ K(X_t, X) as the triangular product L_t⁻¹ · k_t.
+    V.setZero(nt, B);
+    matrix_update<kDenseAdd | kDenseLowerA>(nt, B, nt, gp.inv_chol.data(), nt, k_t.data(), nt,
+                                            V.data(), nt, scratch.data());
+    // L_nbᵀ = L_bb⁻¹ σ_y² (K(X_b, X) − Wᵀ V).
+    Eigen::MatrixXd& tmp = Lbar_nbT;  // scratch here; backward overwrites it
+    tmp = k_b;
+    matrix_update<0>(nb, B, nt, W_t.data(), nb, V.data(), nt, tmp.data(), nb, scratch.data());
+    tmp *= sy * sy;
+    L_nbT.setZero(nb, B);
+    matrix_update<kDenseAdd | kDenseLowerA>(nb, B, nb, inv_L_bb.data(), nb, tmp.data(), nb,
+                                            L_nbT.data(), nb, scratch.data());
+    // K_nn = σ_y² (s κ(0) − VᵀV) and L_nn = √(K_nn − L_nb L_nbᵀ), psd_safe_cholesky's jitter.
+    K_nn.resize(1, B);
+    L_nn.resize(1, B);
+    ok.assign(static_cast<std::size_t>(B), 1);
+    const double prior = gp.outputscale * Kernel::value(0.0);
+    for (Eigen::Index c = 0; c < B; ++c) {
+      double vv = 0.0;
+      for (Eigen::Index t = 0; t < nt; ++t) {
+        vv = vv + V(t, c) * V(t, c);
+      }
+      K_nn(0, c) = (prior - vv) * (sy * sy);
+      double ll = 0.0;
+      for (Eigen::Index j = 0; j < nb; ++j) {
+        ll = ll + L_nbT(j, c) * L_nbT(j, c);
+      }
+      const double schur = K_nn(0, c) - ll;
+      bool found = false;
+      for (int attempt = 0; attempt <= 6 && !found; ++attempt) {
+        const double v = attempt == 0 ? schur : schur + 1e-8 * std::pow(10.0, attempt - 1);
+        if (v > 0.0 && std::isfinite(v)) {
+          L_nn(0, c) = std::sqrt(v);
+          found = true;
+        }
+      }
+      ok[static_cast<std::size_t>(c)] = found ? 1 : 0;
+      if (!found) {
+        L_nn(0, c) = 0.0;
+      }
+    }
+    // f = μ + Z_b L_nbᵀ + Z_n L_nn.
+    F.resize(S, B);
+    for (Eigen::Index c = 0; c < B; ++c) {
+      F.col(c).setConstant(mu(c));
+    }
+    matrix_update<kDenseAdd>(S, B, nb, Z_b.data(), S, L_nbT.data(), nb, F.data(), S,
+                             scratch.data());
+    for (Eigen::Index c = 0; c < B; ++c) {
+      F.col(c) += Z_n.col(0) * L_nn(0, c);
+    }
+  }
+
+  /// Kernel row of the packed points against one scaled candidate (see qnehvi_kernel_row).
+  template <bool kDerivative>
+  void qnehvi_kernel_rows(const QnehviPackedPoints& p, const double* c, double* out,
+                          double* dout) const {
+#if BOMF_SIMD_X86
+    if (simd::path() == simd::Path::avx2) {
+      kernel_row_avx2<kDerivative>(p, c, out, dout);
+      return;
+    }
+#endif
+    qnehvi_kernel_row<Kernel, simd::pack2, kDerivative>(p, c, gp.outputscale, out, dout);
+  }
+
+#if BOMF_SIMD_X86
+  template <bool kDerivative>
+  __attribute__((target("avx2"))) void kernel_row_avx2(const QnehviPackedPoints& p, const double* c,
+                                                       double* out, double* dout) const {
+    qnehvi_kernel_row<Kernel, simd::pack4, kDerivative>(p, c, gp.outputscale, out, dout);
+  }
+#endif
 
   /// Forward pass: fills F (S × q) with f[s] at the rows of X (q × d). Returns false when the
   /// q × q Cholesky fails even with jitter (then F is unspecified).
@@ -211,14 +457,22 @@ struct QnehviObjectiveState {
     // Schur complement K_nn − L_nb L_nbᵀ: K̄_nn = S̄, L̄_nbᵀ −= 2 L_nbᵀ S̄.
     Lbar_nbT.noalias() -= 2.0 * L_nbT * Sbar;
     // L_nbᵀ = L_bb⁻¹ K_nbᵀ  ⇒  K̄_nbᵀ = L_bb⁻ᵀ L̄_nbᵀ.
-    if (Lbar_nbT.rows() > 0) {
+    if (Lbar_nbT.rows() > 0 && q == 1) {
+      Eigen::Map<Eigen::VectorXd> lbar(Lbar_nbT.data(), Lbar_nbT.rows());
+      L_bb.template triangularView<Eigen::Lower>().transpose().solveInPlace(lbar);
+    } else if (Lbar_nbT.rows() > 0) {
       L_bb.template triangularView<Eigen::Lower>().transpose().solveInPlace(Lbar_nbT);
     }
     // Now Lbar_nbT = K̄_nbᵀ. V̄ = −σ_y² (W K̄_nbᵀ + 2 V K̄_nn).
     Vbar.noalias() = W * Lbar_nbT;
     Vbar.noalias() += 2.0 * V * Sbar;
     Vbar *= -sy2;
-    gp.chol.template triangularView<Eigen::Lower>().transpose().solveInPlace(Vbar);
+    if (q == 1) {  // a vector: Eigen's triangular matrix-vector solve, not its packed matrix one
+      Eigen::Map<Eigen::VectorXd> vbar(Vbar.data(), Vbar.rows());
+      gp.chol.template triangularView<Eigen::Lower>().transpose().solveInPlace(vbar);
+    } else {
+      gp.chol.template triangularView<Eigen::Lower>().transpose().solveInPlace(Vbar);
+    }
     // k̄_t = L_t⁻ᵀ V̄ + σ_y α μ̄ᵀ; k̄_b = σ_y² K̄_nbᵀ; k̄_qq = σ_y² K̄_nn.
     Vbar.noalias() += sy * gp.alpha * colsum.transpose();
     coef_t = Vbar.cwiseProduct(dk_t);
