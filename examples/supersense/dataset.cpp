@@ -25,6 +25,13 @@ void DatasetOptions::validate() const {
           ", expected at least num_classes = ", num_classes);
   require(test_size >= num_classes, where, "test_size is ", test_size,
           ", expected at least num_classes = ", num_classes);
+  require(decision_size == 0 || decision_size >= num_classes, where, "decision_size is ",
+          decision_size,
+          ", expected 0 (no decision split) or at least num_classes = ", num_classes);
+  require(one_vs_rest.empty() || std::find(kNounSupersenses.begin(), kNounSupersenses.end(),
+                                           one_vs_rest) != kNounSupersenses.end(),
+          where, "one_vs_rest is '", one_vs_rest,
+          "', expected \"\" or a noun supersense name such as \"noun.food\"");
   require(max_vocab >= 3, where, "max_vocab is ", max_vocab,
           ", expected at least 3 (<pad>, <unk> and one word)");
   require(min_count >= 1, where, "min_count is ", min_count, ", expected at least 1");
@@ -244,44 +251,71 @@ SupersenseDataset build_dataset(const std::vector<NounSynset>& synsets,
   files.resize(static_cast<std::size_t>(options.num_classes));
   std::sort(files.begin(), files.end());  // class index order: ascending file number
 
+  // Strata: the kept supersenses, in file order. Labels: the stratum, or for a one-vs-rest
+  // task 1 for the positive supersense and 0 for the rest.
   SupersenseDataset data;
-  std::map<int, std::int64_t> class_of_file;
+  std::map<int, std::size_t> stratum_of_file;
+  std::vector<std::string> stratum_names;
   for (const auto& [file, count] : files) {
-    class_of_file.emplace(file, static_cast<std::int64_t>(data.class_lex_filenums.size()));
-    data.class_lex_filenums.push_back(file);
-    data.class_names.emplace_back(noun_supersense_name(file));
+    stratum_of_file.emplace(file, stratum_names.size());
+    stratum_names.emplace_back(noun_supersense_name(file));
   }
+  int positive_file = -1;
+  if (!options.one_vs_rest.empty()) {
+    for (const auto& [file, stratum] : stratum_of_file) {
+      if (stratum_names[stratum] == options.one_vs_rest) {
+        positive_file = file;
+      }
+    }
+    require(positive_file >= 0, where, "one_vs_rest is '", options.one_vs_rest,
+            "', which is not among the ", options.num_classes,
+            " most frequent supersenses kept (raise num_classes)");
+    data.class_lex_filenums = {-1, positive_file};
+    data.class_names = {"rest", options.one_vs_rest};
+  } else {
+    for (const auto& [file, count] : files) {
+      data.class_lex_filenums.push_back(file);
+      data.class_names.emplace_back(noun_supersense_name(file));
+    }
+  }
+  data.class_pool_counts.assign(data.class_names.size(), 0);
 
-  // Tokenize the pool, grouped by class (in file order: deterministic).
-  const auto num_classes = static_cast<std::size_t>(options.num_classes);
-  std::vector<std::vector<RawExample>> pool(num_classes);
+  // Tokenize the pool, grouped by stratum (in file order: deterministic).
+  const std::size_t num_strata = stratum_names.size();
+  std::vector<std::vector<RawExample>> pool(num_strata);
   for (const NounSynset& s : synsets) {
-    const auto it = class_of_file.find(s.lex_filenum);
-    if (it == class_of_file.end()) {
+    const auto it = stratum_of_file.find(s.lex_filenum);
+    if (it == stratum_of_file.end()) {
       continue;
     }
-    RawExample ex{tokenize(gloss_text(s.gloss, options.keep_examples)), it->second, s.offset};
+    const std::int64_t label = positive_file >= 0 ? (s.lex_filenum == positive_file ? 1 : 0)
+                                                  : static_cast<std::int64_t>(it->second);
+    RawExample ex{tokenize(gloss_text(s.gloss, options.keep_examples)), label, s.offset};
     if (ex.tokens.empty()) {
       ++data.dropped_empty;
       continue;
     }
-    pool[static_cast<std::size_t>(it->second)].push_back(std::move(ex));
+    ++data.class_pool_counts[static_cast<std::size_t>(label)];
+    pool[it->second].push_back(std::move(ex));
   }
+  std::vector<std::int64_t> stratum_counts;
   for (const auto& examples : pool) {
-    data.class_pool_counts.push_back(static_cast<std::int64_t>(examples.size()));
+    stratum_counts.push_back(static_cast<std::int64_t>(examples.size()));
   }
 
-  // Stratified split: per-class quotas for each split, taken from a seeded permutation.
-  const auto train_q = proportional_allocation(data.class_pool_counts, options.train_size);
-  const auto valid_q = proportional_allocation(data.class_pool_counts, options.validation_size);
-  const auto test_q = proportional_allocation(data.class_pool_counts, options.test_size);
+  // Stratified split: per-stratum quotas for each split, taken from a seeded permutation in the
+  // order train, validation, test, decision.
+  const auto train_q = proportional_allocation(stratum_counts, options.train_size);
+  const auto valid_q = proportional_allocation(stratum_counts, options.validation_size);
+  const auto test_q = proportional_allocation(stratum_counts, options.test_size);
+  const auto decision_q = proportional_allocation(stratum_counts, options.decision_size);
   std::mt19937_64 rng(options.split_seed);
-  std::vector<const RawExample*> train, validation, test;
-  for (std::size_t c = 0; c < num_classes; ++c) {
-    const std::int64_t need = train_q[c] + valid_q[c] + test_q[c];
-    require(need <= data.class_pool_counts[c], where, "class ", data.class_names[c], " has ",
-            data.class_pool_counts[c], " synsets, the splits need ", need,
-            " (reduce train_size/validation_size/test_size)");
+  std::vector<const RawExample*> train, validation, test, decision;
+  for (std::size_t c = 0; c < num_strata; ++c) {
+    const std::int64_t need = train_q[c] + valid_q[c] + test_q[c] + decision_q[c];
+    require(need <= stratum_counts[c], where, "supersense ", stratum_names[c], " has ",
+            stratum_counts[c], " synsets, the splits need ", need,
+            " (reduce train_size/validation_size/test_size/decision_size)");
     std::vector<std::size_t> order(pool[c].size());
     std::iota(order.begin(), order.end(), std::size_t{0});
     shuffle_in_place(order, rng);
@@ -294,11 +328,14 @@ SupersenseDataset build_dataset(const std::vector<NounSynset>& synsets,
     take(train, train_q[c]);
     take(validation, valid_q[c]);
     take(test, test_q[c]);
+    take(decision, decision_q[c]);
   }
-  // Interleave the classes (the order of evaluation batches; training reshuffles anyway).
+  // Interleave the classes (the order of evaluation batches; training reshuffles anyway). The
+  // decision split is shuffled last, so the other splits do not depend on its size.
   shuffle_in_place(train, rng);
   shuffle_in_place(validation, rng);
   shuffle_in_place(test, rng);
+  shuffle_in_place(decision, rng);
 
   std::vector<std::vector<std::string>> train_docs;
   train_docs.reserve(train.size());
@@ -309,6 +346,7 @@ SupersenseDataset build_dataset(const std::vector<NounSynset>& synsets,
   data.train = encode("train", train, data.vocabulary, options.seq_len);
   data.validation = encode("validation", validation, data.vocabulary, options.seq_len);
   data.test = encode("test", test, data.vocabulary, options.seq_len);
+  data.decision = encode("decision", decision, data.vocabulary, options.seq_len);
   return data;
 }
 

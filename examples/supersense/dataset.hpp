@@ -41,6 +41,15 @@ struct DatasetOptions {
   std::int64_t train_size = 6000;       ///< examples in the training split (≥ num_classes)
   std::int64_t validation_size = 1000;  ///< examples in the validation split (≥ num_classes)
   std::int64_t test_size = 2000;        ///< examples in the test split (≥ num_classes)
+  /// Examples in the decision split (0 = none, else ≥ num_classes): held out from training, from
+  /// the validation split every search looks at and from the test split, drawn after them (so
+  /// train/validation/test do not change with it); for decisions ABOUT a method (which default
+  /// to ship) that the test split must not make.
+  std::int64_t decision_size = 0;
+  /// "" = classify among the kept supersenses. A kept supersense's name (e.g. "noun.food"): a
+  /// binary task instead, label 1 = that supersense, 0 = every other kept supersense ("rest");
+  /// the splits are still stratified by the original supersenses.
+  std::string one_vs_rest;
   std::uint64_t split_seed = 20240917;  ///< seed of the stratified split (fixed across runs)
   std::int64_t max_vocab = 10000;       ///< vocabulary size cap, including <pad> and <unk> (≥ 3)
   std::int64_t min_count = 1;  ///< minimum training-split count of a vocabulary word (≥ 1)
@@ -107,14 +116,22 @@ struct EncodedSplit {
   }
 };
 
-/// The classification data set: classes, vocabulary and the three encoded splits.
+/// The classification data set: classes, vocabulary and the encoded splits.
 struct SupersenseDataset {
-  std::vector<int> class_lex_filenums;          ///< class index → lexicographer file (ascending)
-  std::vector<std::string> class_names;         ///< class index → "noun.animal", …
+  /// Class index → lexicographer file (ascending); a one-vs-rest task: {−1 (the rest), the file
+  /// of the positive supersense}.
+  std::vector<int> class_lex_filenums;
+  std::vector<std::string> class_names;         ///< "noun.animal", …; one-vs-rest: {"rest", name}
   std::vector<std::int64_t> class_pool_counts;  ///< class index → synsets available
   std::int64_t dropped_empty = 0;               ///< synsets of kept classes whose text had no token
   Vocabulary vocabulary;
   EncodedSplit train, validation, test;
+  EncodedSplit decision;  ///< empty unless DatasetOptions::decision_size > 0
+
+  /// True for a one-vs-rest (binary) task: class 1 is the positive supersense.
+  [[nodiscard]] bool one_vs_rest() const noexcept {
+    return !class_lex_filenums.empty() && class_lex_filenums.front() < 0;
+  }
 
   [[nodiscard]] int num_classes() const noexcept {
     return static_cast<int>(class_lex_filenums.size());

@@ -21,6 +21,7 @@
 #include <string>
 
 #include "bomf/torch/threads.hpp"
+#include "cli_options.hpp"
 #include "workflow.hpp"
 
 namespace {
@@ -53,59 +54,33 @@ int main(int argc, char** argv) {
       "fusion baselines on WordNet noun gloss -> supersense, GloVe + transformer"};
   bool smoke = false;
   std::uint64_t seed = 0;
-  int threads = 1;
-  std::string data_dir;
-  std::string wordnet = supersense::kDefaultWordNetNounPath;
   std::string journal;
   std::string output_dir = "supersense-report";
-  bool no_progress = false;
-  int stage1_iterations = -1;
-  int members = -1;
-  int fusion_iterations = -1;
-  int learned_swa_steps = -1;
-  std::int64_t epochs = 0;
+  supersense::CommonOptions common;
   app.add_flag("--smoke", smoke,
                "Small slices (1500/300/500 examples, 1 epoch, 6 members, 12 fusion evaluations)");
   app.add_option("--seed", seed,
                  "Seed of everything: initial parameters, batch order, both searches")
       ->capture_default_str();
-  app.add_option("--threads", threads, "libtorch intra-op threads")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--data-dir", data_dir,
-                 "GloVe JSON and cache (default: $BOMF_DATA_DIR or ~/.cache/bomf)");
-  app.add_option("--wordnet", wordnet, "WordNet's data.noun")->capture_default_str();
   app.add_option("--journal", journal,
                  "Journal prefix: <prefix>.stage1.jsonl and <prefix>.fusion.jsonl; rerunning with "
                  "the same prefix resumes (completed runs and evaluations are replayed)");
   app.add_option("--output-dir", output_dir, "Where the report files go")->capture_default_str();
-  app.add_flag("--no-progress", no_progress, "No progress bars or progress lines");
   bool no_glove = false;
   bool keep_examples = false;
   app.add_flag("--no-glove", no_glove, "Random token embeddings instead of GloVe (ablation)");
   app.add_flag("--keep-examples", keep_examples,
                "Keep the quoted usage examples of the glosses (ablation)");
-  app.add_option("--stage1-iterations", stage1_iterations,
-                 "LogEI iterations of stage 1 after the 3 initial runs (default 5, smoke 1)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--epochs", epochs, "Fine-tuning epochs (default 4, smoke 1)")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--members", members, "Fusion members (default 15, smoke 6)")
-      ->check(CLI::Range(2, 1000));
-  app.add_option("--fusion-iterations", fusion_iterations,
-                 "log-qNEHVI iterations (default 5 N, smoke 4)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--learned-swa-steps", learned_swa_steps,
-                 "Adam steps of Learned SWA (default 100, smoke 5)")
-      ->check(CLI::NonNegativeNumber);
+  common.add_to(app, supersense::WorkflowOptions::full(), supersense::WorkflowOptions::smoke());
   CLI11_PARSE(app, argc, argv);
 
   try {
-    bomf::set_torch_threads(threads);
-    supersense::TaskOptions task_options =
-        smoke ? supersense::TaskOptions::smoke() : supersense::TaskOptions{};
-    task_options.data_dir = data_dir;
-    task_options.wordnet_path = wordnet;
+    bomf::set_torch_threads(common.threads);
+    supersense::TaskOptions task_options;  // (not a ?: — g++ 12 warns on its string members)
+    if (smoke) {
+      task_options = supersense::TaskOptions::smoke();
+    }
+    common.apply(task_options);
     task_options.init_seed = seed;
     task_options.use_glove = !no_glove;
     task_options.data.keep_examples = keep_examples;
@@ -119,22 +94,8 @@ int main(int argc, char** argv) {
         smoke ? supersense::WorkflowOptions::smoke() : supersense::WorkflowOptions::full();
     options.seed = seed;
     options.journal = journal;
-    if (stage1_iterations >= 0) {
-      options.stage1_iterations = stage1_iterations;
-    }
-    if (epochs > 0) {
-      options.epochs = epochs;
-    }
-    if (members > 0) {
-      options.members = members;
-    }
-    if (fusion_iterations >= 0) {
-      options.fusion_iterations = fusion_iterations;
-    }
-    if (learned_swa_steps >= 0) {
-      options.learned_swa_steps = learned_swa_steps;
-    }
-    supersense::Progress progress = supersense::Progress::for_stdout(!no_progress);
+    common.apply(options);
+    supersense::Progress progress = supersense::Progress::for_stdout(!common.no_progress);
 
     supersense::WorkflowReport report;
     report.mode = options.mode;

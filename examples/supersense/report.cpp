@@ -32,8 +32,9 @@ std::string format(const char* pattern, ...) {
   return out;
 }
 
-/// A value with `digits` decimals, or "nan".
-std::string fixed(double v, int digits = 4) {
+}  // namespace
+
+std::string fixed(double v, int digits) {
   return std::isfinite(v) ? format("%.*f", digits, v) : std::string("nan");
 }
 
@@ -45,7 +46,6 @@ std::string join_delta(const std::vector<double>& delta, const char* separator, 
   return out;
 }
 
-/// A CSV field: quoted when it holds a comma, a quote or a line break.
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n\r") == std::string::npos) {
     return s;
@@ -56,6 +56,17 @@ std::string csv_field(const std::string& s) {
   }
   return out + "\"";
 }
+
+void write_text_file(const std::string& path, const std::string& contents) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << contents;
+  out.close();
+  if (!out) {
+    throw bomf::io_error("supersense: cannot write '" + path + "'");
+  }
+}
+
+namespace {
 
 std::string xml_escape(const std::string& s) {
   std::string out;
@@ -411,7 +422,7 @@ std::string markdown_report(const WorkflowReport& r) {
   int counts[3] = {0, 0, 0};
   int pareto = 0;
   for (const FusionRow& f : r.fusion) {
-    counts[f.phase == "member" ? 0 : f.phase == "initial" ? 1 : 2] += 1;
+    counts[f.proposal == "member" ? 0 : f.proposal == "initial" ? 1 : 2] += 1;
     pareto += f.pareto ? 1 : 0;
   }
   md += format(
@@ -421,6 +432,19 @@ std::string markdown_report(const WorkflowReport& r) {
       r.fusion_replayed > 0 ? format("; %d replayed from the journal", r.fusion_replayed).c_str()
                             : "",
       r.fusion.empty() ? "nan" : format("%.5g", r.fusion.back().hypervolume).c_str());
+  int blind = 0;
+  for (const FusionRow& f : r.fusion) {
+    blind += f.blind ? 1 : 0;
+  }
+  if (blind > 0) {
+    md += format(
+        "The search was **blind** (hypervolume 0 after the initial design) after %d "
+        "evaluation(s).\n\n",
+        blind);
+  }
+  for (const std::string& w : r.fusion_warnings) {
+    md += "> **Warning:** " + w + "\n\n";
+  }
   md += "![validation Pareto front and hypervolume trace](pareto.svg)\n";
 
   md += "\n## Time\n\n| stage | wall [s] | CPU [s] |\n|---|---:|---:|\n";
@@ -465,13 +489,13 @@ std::string results_csv(const WorkflowReport& r) {
 
 std::string fusion_trace_csv(const WorkflowReport& r) {
   std::string csv =
-      "index,phase,status,reused,replayed,pareto,val_loss,val_accuracy,val_macro_f1,"
+      "index,proposal,status,reused,replayed,pareto,blind,val_loss,val_accuracy,val_macro_f1,"
       "hypervolume,delta\n";
   for (const FusionRow& f : r.fusion) {
-    csv += format("%d,%s,%s,%d,%d,%d,%s,%s,%s,%s,", f.index, f.phase.c_str(),
+    csv += format("%d,%s,%s,%d,%d,%d,%d,%s,%s,%s,%s,", f.index, f.proposal.c_str(),
                   f.ok ? "ok" : "failed", f.reused ? 1 : 0, f.replayed ? 1 : 0, f.pareto ? 1 : 0,
-                  fixed(f.validation.loss, 6).c_str(), fixed(f.validation.accuracy, 6).c_str(),
-                  fixed(f.validation.macro_f1, 6).c_str(),
+                  f.blind ? 1 : 0, fixed(f.validation.loss, 6).c_str(),
+                  fixed(f.validation.accuracy, 6).c_str(), fixed(f.validation.macro_f1, 6).c_str(),
                   std::isfinite(f.hypervolume) ? format("%.6g", f.hypervolume).c_str() : "nan") +
            join_delta(f.delta, ";", 6) + "\n";
   }
@@ -544,7 +568,7 @@ std::string pareto_svg(const WorkflowReport& r) {
     }
     const double x = left.px(loss[i]);
     const double y = left.py(f1[i]);
-    if (f.phase == "member") {
+    if (f.proposal == "member") {
       svg += format(
           "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\" stroke=\"#333\" "
           "stroke-width=\"1.2\"/>\n",
@@ -615,12 +639,14 @@ std::string pareto_svg(const WorkflowReport& r) {
             "hypervolume (normalized objectives)");
   svg += format(
       "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"10\" fill=\"#666\">"
-      "reference point 0: the best member value of each objective</text>\n",
-      right.left + right.width - 4, right.top + right.height - 6);
+      "reference point 0: %s</text>\n",
+      right.left + right.width - 4, right.top + right.height - 6,
+      xml_escape(r.fusion_reference.empty() ? std::string("see report.md") : r.fusion_reference)
+          .c_str());
   std::string phase;
   for (std::size_t i = 0; i < r.fusion.size(); ++i) {
-    if (r.fusion[i].phase != phase) {
-      phase = r.fusion[i].phase;
+    if (r.fusion[i].proposal != phase) {
+      phase = r.fusion[i].proposal;
       const double x = right.px(static_cast<double>(i) + 0.5);
       svg += format(
           "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#999\" "
@@ -693,12 +719,7 @@ std::vector<std::string> write_report_files(const WorkflowReport& report,
   std::vector<std::string> paths;
   for (const auto& [name, contents] : files) {
     const std::string path = (std::filesystem::path(directory) / name).string();
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << contents;
-    out.close();
-    if (!out) {
-      throw bomf::io_error("supersense: cannot write '" + path + "'");
-    }
+    write_text_file(path, contents);
     paths.push_back(path);
   }
   return paths;

@@ -8,7 +8,7 @@
 //                     the BO overhead against the time spent evaluating candidates;
 //   results.csv       one row per method: validation and test loss/accuracy/macro-F1, the
 //                     evaluations used and δ (no timings: identical across runs with one seed);
-//   fusion_trace.csv  one row per evaluation of the fusion search (phase, δ, values, hypervolume);
+//   fusion_trace.csv  one row per evaluation of the fusion search (proposal kind, δ, values, hypervolume);
 //   timings.csv       wall-clock and CPU seconds per stage;
 //   pareto.svg        left: validation loss vs macro-F1 of every evaluated δ, the Pareto front
 //                     and every method marked; right: the hypervolume after each evaluation.
@@ -60,11 +60,12 @@ struct HyperparameterRow {
 /// One evaluation of the fusion search.
 struct FusionRow {
   int index = 0;
-  std::string phase;  ///< "member", "initial", "bayesian"
+  std::string proposal;  ///< bomf::to_string(ProposalKind): "member", "initial", "acquisition", ...
   bool ok = false;
   bool reused = false;
   bool replayed = false;
   bool pareto = false;  ///< in the evaluated Pareto set (all three objectives)
+  bool blind = false;   ///< the search was blind after this evaluation (hypervolume still 0)
   std::vector<double> delta;
   Scores validation;
   double hypervolume = std::numeric_limits<double>::quiet_NaN();  ///< after this evaluation
@@ -107,7 +108,11 @@ struct WorkflowReport {
   Scores final_validation;  ///< the last checkpoint on validation, from the training loop
 
   // Stage 2.
-  std::string fusion_summary;  ///< budget, selection rule
+  std::string fusion_summary;  ///< budget, normalization, selection rule
+  /// The reference point of the normalized objectives in words, with its values.
+  std::string fusion_reference;
+  /// FusionSummary::warnings of the search (a blind search, a moved reference point).
+  std::vector<std::string> fusion_warnings;
   std::vector<FusionRow> fusion;
   double fusion_fit_seconds = 0;
   double fusion_acquisition_seconds = 0;
@@ -137,6 +142,16 @@ struct WorkflowReport {
 /// `bomf::io_error` naming the file when one cannot be written.
 std::vector<std::string> write_report_files(const WorkflowReport& report,
                                             const std::string& directory);
+
+/// A value with `digits` decimals, or "nan" when it is not finite (no locale).
+[[nodiscard]] std::string fixed(double v, int digits = 4);
+/// The values with `digits` significant digits ("%.*g"), joined by `separator`.
+[[nodiscard]] std::string join_delta(const std::vector<double>& delta, const char* separator,
+                                     int digits);
+/// A CSV field: quoted (with doubled quotes) when it holds a comma, a quote or a line break.
+[[nodiscard]] std::string csv_field(const std::string& s);
+/// Writes `contents` to `path` (replacing it). Throws `bomf::io_error` naming the file.
+void write_text_file(const std::string& path, const std::string& contents);
 
 /// Indices of the points that are non-dominated for (minimize loss[i], maximize f1[i]) among
 /// those with both values finite, sorted by increasing loss (ties: the first). Cost: O(n log n).

@@ -2,6 +2,7 @@
 #include "task.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -37,6 +38,8 @@ const char* split_name(Split which) noexcept {
       return "validation";
     case Split::test:
       return "test";
+    case Split::decision:
+      return "decision";
   }
   return "?";
 }
@@ -107,6 +110,8 @@ const EncodedSplit& SupersenseTask::split(Split which) const noexcept {
       return data_.validation;
     case Split::test:
       return data_.test;
+    case Split::decision:
+      return data_.decision;
   }
   return data_.validation;
 }
@@ -119,6 +124,18 @@ TrainResult SupersenseTask::train(const TrainOptions& options,
 Metrics SupersenseTask::evaluate(const bomf::StateDict& params, Split which,
                                  std::int64_t batch_size) const {
   return supersense::evaluate(config_, params, split(which), batch_size);
+}
+
+double SupersenseTask::metric(const Metrics& m) const {
+  if (!data_.one_vs_rest()) {
+    return m.macro_f1;
+  }
+  const double f1 = m.class_f1.size() == 2 ? m.class_f1[1] : 0.0;
+  return std::isnan(f1) ? 0.0 : f1;
+}
+
+std::string SupersenseTask::metric_name() const {
+  return data_.one_vs_rest() ? "f1_" + data_.class_names[1] : "macro_f1";
 }
 
 at::Tensor SupersenseTask::validation_loss_tensor(const bomf::StateDict& params) const {
@@ -140,7 +157,8 @@ std::string SupersenseTask::fingerprint() const {
       d.validation_size, "/", d.test_size, "@", d.split_seed, " examples=", d.keep_examples,
       " vocab=", data_.vocabulary.size(), ":", hash, " seq=", config_.seq_len,
       " model=", config_.layers, "x", config_.width, "/", config_.heads, "/", config_.ffn_width,
-      " glove=", options_.use_glove, " init_seed=", options_.init_seed);
+      " glove=", options_.use_glove, " init_seed=", options_.init_seed,
+      d.one_vs_rest.empty() ? std::string() : " one_vs_rest=" + d.one_vs_rest);
 }
 
 }  // namespace supersense

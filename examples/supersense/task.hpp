@@ -21,8 +21,8 @@
 
 namespace supersense {
 
-/// Which split of the data set.
-enum class Split { train, validation, test };
+/// Which split of the data set (`decision` is empty unless DatasetOptions::decision_size > 0).
+enum class Split { train, validation, test, decision };
 
 /// Everything `SupersenseTask` needs to load.
 struct TaskOptions {
@@ -70,9 +70,16 @@ class SupersenseTask {
   /// supersense::train).
   [[nodiscard]] TrainResult train(const TrainOptions& options,
                                   const TrainingCallback& callback = {}) const;
-  /// Metrics of `params` on a split (see supersense::evaluate).
+  /// Metrics of `params` on a split (see supersense::evaluate). Throws `bomf::invalid_argument`
+  /// for an empty split (the decision split when DatasetOptions::decision_size is 0).
   [[nodiscard]] Metrics evaluate(const bomf::StateDict& params, Split which,
                                  std::int64_t batch_size = 128) const;
+  /// The task's metric, which every search and baseline maximizes: macro-F1 for a multi-class
+  /// task, the positive class's F1 for a one-vs-rest task (0 when that class is absent from both
+  /// labels and predictions).
+  [[nodiscard]] double metric(const Metrics& m) const;
+  /// Its name: "macro_f1", or "f1_<supersense>" (e.g. "f1_noun.food") for one-vs-rest.
+  [[nodiscard]] std::string metric_name() const;
   /// Mean validation cross-entropy with its autograd graph (see supersense::loss_tensor).
   [[nodiscard]] at::Tensor validation_loss_tensor(const bomf::StateDict& params) const;
   /// Mean validation cross-entropy and ∇_w (see supersense::loss_and_gradient).

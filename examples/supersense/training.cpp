@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <utility>
@@ -126,9 +127,9 @@ struct AdamSlot {
 
 }  // namespace
 
-double macro_f1(const std::vector<std::int64_t>& labels,
-                const std::vector<std::int64_t>& predictions, int num_classes) {
-  constexpr const char* where = "supersense::macro_f1";
+std::vector<double> class_f1(const std::vector<std::int64_t>& labels,
+                             const std::vector<std::int64_t>& predictions, int num_classes) {
+  constexpr const char* where = "supersense::class_f1";
   require(labels.size() == predictions.size(), where, "'labels' has ", labels.size(),
           " entries and 'predictions' ", predictions.size(), ", expected equal lengths");
   require(!labels.empty(), where, "'labels' is empty");
@@ -148,16 +149,36 @@ double macro_f1(const std::vector<std::int64_t>& labels,
       ++fp[static_cast<std::size_t>(p)];
     }
   }
-  double sum = 0;
-  int present = 0;
+  std::vector<double> f1(C, std::numeric_limits<double>::quiet_NaN());
   for (std::size_t c = 0; c < C; ++c) {
     const std::int64_t denominator = 2 * tp[c] + fp[c] + fn[c];
     if (denominator > 0) {
-      sum += 2.0 * static_cast<double>(tp[c]) / static_cast<double>(denominator);
+      f1[c] = 2.0 * static_cast<double>(tp[c]) / static_cast<double>(denominator);
+    }
+  }
+  return f1;
+}
+
+namespace {
+
+/// The mean of the non-NaN entries of per-class F1 values (at least one is present).
+double mean_of_present(const std::vector<double>& f1) {
+  double sum = 0;
+  int present = 0;
+  for (const double f : f1) {
+    if (!std::isnan(f)) {
+      sum += f;
       ++present;
     }
   }
   return sum / present;
+}
+
+}  // namespace
+
+double macro_f1(const std::vector<std::int64_t>& labels,
+                const std::vector<std::int64_t>& predictions, int num_classes) {
+  return mean_of_present(class_f1(labels, predictions, num_classes));
 }
 
 Metrics evaluate(const ModelConfig& config, const bomf::StateDict& params,
@@ -192,7 +213,8 @@ Metrics evaluate(const ModelConfig& config, const bomf::StateDict& params,
         predictions[static_cast<std::size_t>(i)] == split.labels[static_cast<std::size_t>(i)];
   }
   m.accuracy = static_cast<double>(correct) / static_cast<double>(n);
-  m.macro_f1 = macro_f1(split.labels, predictions, static_cast<int>(config.num_classes));
+  m.class_f1 = class_f1(split.labels, predictions, static_cast<int>(config.num_classes));
+  m.macro_f1 = mean_of_present(m.class_f1);
   return m;
 }
 

@@ -65,6 +65,8 @@ struct Metrics {
   double accuracy = 0;  ///< fraction of correct predictions
   double macro_f1 = 0;  ///< unweighted mean of per-class F1 (see `macro_f1`)
   std::int64_t examples = 0;
+  /// F1 of each class (see `class_f1`; NaN for a class absent from labels and predictions).
+  std::vector<double> class_f1;
 };
 
 /// One point of a training trajectory.
@@ -140,10 +142,16 @@ double loss_and_gradient(const ModelConfig& config, const bomf::StateDict& param
                          const EncodedSplit& split, bomf::StateDict& gradient,
                          std::int64_t batch_size = 128);
 
-/// Macro-averaged F1 over classes 0..num_classes−1: the mean over every class that occurs in
-/// `labels` or `predictions` of F1_c = 2·TP_c / (2·TP_c + FP_c + FN_c) (classes that occur in
-/// neither are left out, as scikit-learn does). Throws `bomf::invalid_argument` for different
-/// lengths, an empty input, or a value outside 0..num_classes−1.
+/// F1_c = 2·TP_c / (2·TP_c + FP_c + FN_c) of each class c = 0..num_classes−1; NaN for a class
+/// that occurs in neither `labels` nor `predictions`. Throws `bomf::invalid_argument` for
+/// different lengths, an empty input, or a value outside 0..num_classes−1.
+[[nodiscard]] std::vector<double> class_f1(const std::vector<std::int64_t>& labels,
+                                           const std::vector<std::int64_t>& predictions,
+                                           int num_classes);
+
+/// Macro-averaged F1 over classes 0..num_classes−1: the mean of `class_f1` over every class that
+/// occurs in `labels` or `predictions` (classes that occur in neither are left out, as
+/// scikit-learn does). Throws like `class_f1`.
 [[nodiscard]] double macro_f1(const std::vector<std::int64_t>& labels,
                               const std::vector<std::int64_t>& predictions, int num_classes);
 

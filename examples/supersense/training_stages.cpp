@@ -66,9 +66,10 @@ std::string describe(const ChosenSetting& s) {
 
 /// The supersense fine-tuning as a bomf::TrainingProblem: `base` fixes everything but the
 /// learning rate and the batch size (the search space), `evaluations` > 0 spreads that many
-/// validation evaluations evenly over a run (0: one per epoch). Metrics: macro-F1 and accuracy
-/// (both maximized). When the context asks for members, the loop copies the parameters at the
-/// planned steps (TrainOptions::after_step), in memory.
+/// validation evaluations evenly over a run (0: one per epoch). Metrics: the task's metric
+/// (task.metric: macro-F1, or one class's F1) and accuracy (both maximized). When the context asks
+/// for members, the loop copies the parameters at the planned steps (TrainOptions::after_step), in
+/// memory.
 class SupersenseTraining final : public bomf::TrainingProblem {
  public:
   SupersenseTraining(const SupersenseTask& task, const WorkflowOptions& workflow, TrainOptions base,
@@ -85,7 +86,8 @@ class SupersenseTraining final : public bomf::TrainingProblem {
   }
 
   [[nodiscard]] std::vector<bomf::MetricSpec> metrics() const override {
-    return {{"macro_f1", bomf::Direction::maximize}, {"accuracy", bomf::Direction::maximize}};
+    return {{task_.metric_name(), bomf::Direction::maximize},
+            {"accuracy", bomf::Direction::maximize}};
   }
 
   bomf::TrainingTrajectory train(const bomf::Hyperparameters& h,
@@ -113,8 +115,8 @@ class SupersenseTraining final : public bomf::TrainingProblem {
     o.on_step = [&](std::int64_t step, std::int64_t) { progress_.update(step); };
     last_ = task_.train(o, [&](TrainingEvent& event) {
       char detail[64];
-      std::snprintf(detail, sizeof detail, "val F1 %.4f acc %.4f", event.record.validation.macro_f1,
-                    event.record.validation.accuracy);
+      std::snprintf(detail, sizeof detail, "val F1 %.4f acc %.4f",
+                    task_.metric(event.record.validation), event.record.validation.accuracy);
       progress_.update(event.record.step, detail);
     });
     progress_.finish();
@@ -122,7 +124,8 @@ class SupersenseTraining final : public bomf::TrainingProblem {
     bomf::TrainingTrajectory trajectory;
     trajectory.total_steps = last_.steps;
     for (const EvalRecord& r : last_.trajectory) {
-      trajectory.add(r.step, r.validation.loss, {r.validation.macro_f1, r.validation.accuracy});
+      trajectory.add(r.step, r.validation.loss,
+                     {task_.metric(r.validation), r.validation.accuracy});
     }
     trajectory.checkpoint_steps.assign(members_.steps.begin(), members_.steps.end());
     return trajectory;
@@ -178,10 +181,10 @@ ChosenSetting run_stage1(const SupersenseTask& task, const WorkflowOptions& opti
       " validation evaluations per run. Search space: learning rate in [",
       g3(options.min_learning_rate), ", ", g3(options.max_learning_rate),
       "] (log scale), batch size in {", 1 << options.min_log2_batch, " … ",
-      1 << options.max_log2_batch,
-      "} (powers of 2). Score of a run: its best validation macro-F1 "
-      "+ accuracy (Eq. 5). LogEI with BoTorch 0.11's GP: ",
-      options.stage1_initial, " quasi-random + ", options.stage1_iterations, " LogEI runs.");
+      1 << options.max_log2_batch, "} (powers of 2). Score of a run: its best validation ",
+      task.metric_name(),
+      " + accuracy (Eq. 5). LogEI with BoTorch 0.11's GP: ", options.stage1_initial,
+      " quasi-random + ", options.stage1_iterations, " LogEI runs.");
 
   bomf::HyperparameterSearchOptions o;
   o.num_initial = options.stage1_initial;
@@ -247,7 +250,7 @@ Members fine_tune(const SupersenseTask& task, const WorkflowOptions& options,
   report.member_steps = members.steps;
   if (!run.trajectory.empty()) {
     const Metrics& m = run.trajectory.back().validation;
-    report.final_validation = {m.loss, m.accuracy, m.macro_f1};
+    report.final_validation = {m.loss, m.accuracy, task.metric(m)};
   }
   report.fine_tune_summary = bomf::detail::concat(
       "Full model (nothing frozen), ", describe(setting), ", ", options.epochs,

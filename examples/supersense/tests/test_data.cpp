@@ -192,15 +192,21 @@ std::vector<NounSynset> synthetic(const std::vector<int>& files,
   return out;
 }
 
-TEST(Dataset, StratifiedSeededSplitWithoutOverlap) {
-  const std::vector<int> files = {5, 6, 18, 20, 4};
-  const std::vector<int> per_class = {400, 300, 200, 100, 50};  // file 4 is the rarest: dropped
+/// Four classes, 300 / 100 / 200 examples, sequences of 4 tokens.
+DatasetOptions four_class_options() {
   DatasetOptions o;
   o.num_classes = 4;
   o.train_size = 300;
   o.validation_size = 100;
   o.test_size = 200;
   o.seq_len = 4;
+  return o;
+}
+
+TEST(Dataset, StratifiedSeededSplitWithoutOverlap) {
+  const std::vector<int> files = {5, 6, 18, 20, 4};
+  const std::vector<int> per_class = {400, 300, 200, 100, 50};  // file 4 is the rarest: dropped
+  DatasetOptions o = four_class_options();
   const auto synsets = synthetic(files, per_class);
   const SupersenseDataset d = build_dataset(synsets, o);
   EXPECT_EQ(d.class_lex_filenums, (std::vector<int>{5, 6, 18, 20}));
@@ -250,6 +256,72 @@ TEST(Dataset, StratifiedSeededSplitWithoutOverlap) {
   EXPECT_EQ(with_examples.train.truncated_examples, 300);  // 5 tokens > seq_len 4
 }
 
+TEST(Dataset, DecisionSplitIsHeldOutAndLeavesTheOtherSplitsUnchanged) {
+  const std::vector<int> files = {5, 6, 18, 20};
+  const auto synsets = synthetic(files, {400, 300, 200, 100});
+  DatasetOptions o = four_class_options();
+  const SupersenseDataset without = build_dataset(synsets, o);
+  EXPECT_EQ(without.decision.size(), 0);
+  EXPECT_EQ(without.decision.name, "decision");
+  o.decision_size = 100;
+  const SupersenseDataset with = build_dataset(synsets, o);
+  // Train, validation and test are the same synsets in the same order.
+  EXPECT_EQ(with.train.synset_offsets, without.train.synset_offsets);
+  EXPECT_EQ(with.validation.synset_offsets, without.validation.synset_offsets);
+  EXPECT_EQ(with.test.synset_offsets, without.test.synset_offsets);
+  EXPECT_EQ(with.vocabulary.words(), without.vocabulary.words());
+  // The decision split: its own synsets, stratified (4:3:2:1).
+  ASSERT_EQ(with.decision.size(), 100);
+  std::set<std::uint32_t> seen;
+  for (const auto* s : {&with.train, &with.validation, &with.test, &with.decision}) {
+    for (const auto off : s->synset_offsets) {
+      EXPECT_TRUE(seen.insert(off).second) << "synset " << off << " in two splits";
+    }
+  }
+  std::map<std::int64_t, int> counts;
+  for (const auto y : with.decision.labels) {
+    ++counts[y];
+  }
+  EXPECT_EQ(counts[0], 40);
+  EXPECT_EQ(counts[3], 10);
+
+  o.decision_size = 3;  // fewer than num_classes
+  EXPECT_THROW((void)build_dataset(synsets, o), bomf::invalid_argument);
+  o.train_size = 700;  // noun.plant (100 synsets) would need 70 + 10 + 20 + 10
+  o.decision_size = 100;
+  EXPECT_THROW((void)build_dataset(synsets, o), bomf::invalid_argument);
+}
+
+TEST(Dataset, OneVsRestRelabelsTheKeptSupersensesStratifiedByTheOriginalOnes) {
+  const std::vector<int> files = {5, 6, 18, 20};  // animal, artifact, person, plant
+  const auto synsets = synthetic(files, {400, 300, 200, 100});
+  DatasetOptions o = four_class_options();
+  const SupersenseDataset multi = build_dataset(synsets, o);
+  EXPECT_FALSE(multi.one_vs_rest());
+  o.one_vs_rest = "noun.plant";
+  const SupersenseDataset d = build_dataset(synsets, o);
+  EXPECT_TRUE(d.one_vs_rest());
+  EXPECT_EQ(d.num_classes(), 2);
+  EXPECT_EQ(d.class_names, (std::vector<std::string>{"rest", "noun.plant"}));
+  EXPECT_EQ(d.class_lex_filenums, (std::vector<int>{-1, 20}));
+  EXPECT_EQ(d.class_pool_counts, (std::vector<std::int64_t>{900, 100}));
+  // The same synsets as the multi-class split; labels 1 exactly where the supersense was plant.
+  EXPECT_EQ(d.train.synset_offsets, multi.train.synset_offsets);
+  for (std::size_t i = 0; i < d.test.labels.size(); ++i) {
+    EXPECT_EQ(d.test.labels[i], multi.test.labels[i] == 3 ? 1 : 0);
+  }
+  std::int64_t positives = 0;
+  for (const auto y : d.train.labels) {
+    positives += y;
+  }
+  EXPECT_EQ(positives, 30);  // 10 % of 300, stratified
+
+  o.one_vs_rest = "noun.food";  // a supersense, but not among the kept ones
+  EXPECT_THROW((void)build_dataset(synsets, o), bomf::invalid_argument);
+  o.one_vs_rest = "food";  // not a supersense name
+  EXPECT_THROW(o.validate(), bomf::invalid_argument);
+}
+
 TEST(Dataset, RejectsImpossibleRequests) {
   const auto synsets = synthetic({5, 6}, {30, 20});
   DatasetOptions o;
@@ -283,6 +355,22 @@ TEST(Dataset, RealWordNetWhenInstalled) {
   EXPECT_EQ(d.class_names.front(), "noun.act");
   EXPECT_EQ(d.vocabulary.size(), 10000);
   EXPECT_LT(d.validation.unknown_rate(), 0.2);
+
+  // The study's tasks: all 26 supersenses with a decision split, and noun.food against the rest
+  // on the same synsets.
+  o.num_classes = 26;
+  o.decision_size = 1000;
+  const SupersenseDataset all = build_dataset(synsets, o);
+  EXPECT_EQ(all.num_classes(), 26);
+  EXPECT_EQ(all.decision.size(), 1000);
+  o.one_vs_rest = "noun.food";
+  const SupersenseDataset food = build_dataset(synsets, o);
+  EXPECT_EQ(food.validation.synset_offsets, all.validation.synset_offsets);
+  std::int64_t positives = 0;
+  for (const auto y : food.validation.labels) {
+    positives += y;
+  }
+  EXPECT_EQ(positives, 31);  // 3.1 % of 1000
 }
 
 }  // namespace

@@ -168,6 +168,14 @@ TEST(MacroF1, HandComputedExample) {
   EXPECT_THROW((void)macro_f1({0}, {0, 1}, 2), bomf::invalid_argument);
   EXPECT_THROW((void)macro_f1({0}, {2}, 2), bomf::invalid_argument);
   EXPECT_THROW((void)macro_f1({}, {}, 2), bomf::invalid_argument);
+  // Per class: F1 of class 0 = 2·1/(2·1 + 1 + 1), class 1 = 2·2/(2·2 + 1 + 0), class 2 = 0,
+  // class 3 absent from both (NaN).
+  const std::vector<double> f1 = class_f1({0, 0, 1, 1, 2}, {0, 1, 1, 1, 0}, 4);
+  ASSERT_EQ(f1.size(), 4u);
+  EXPECT_NEAR(f1[0], 0.5, 1e-15);
+  EXPECT_NEAR(f1[1], 0.8, 1e-15);
+  EXPECT_EQ(f1[2], 0.0);
+  EXPECT_TRUE(std::isnan(f1[3]));
 }
 
 TEST_F(SupersenseModel, EvaluateMatchesAnUnbatchedComputation) {
@@ -187,6 +195,11 @@ TEST_F(SupersenseModel, EvaluateMatchesAnUnbatchedComputation) {
   EXPECT_NEAR(m.loss, loss, 1e-5);
   EXPECT_DOUBLE_EQ(m.accuracy, static_cast<double>(correct) / 37.0);
   EXPECT_DOUBLE_EQ(m.macro_f1, macro_f1(s.labels, pred, kClasses));
+  const std::vector<double> f1 = class_f1(s.labels, pred, kClasses);
+  ASSERT_EQ(m.class_f1.size(), f1.size());
+  for (std::size_t c = 0; c < f1.size(); ++c) {
+    EXPECT_TRUE(m.class_f1[c] == f1[c] || (std::isnan(m.class_f1[c]) && std::isnan(f1[c])));
+  }
   EXPECT_EQ(m.examples, 37);
   EXPECT_THROW((void)evaluate(c, p, s, 0), bomf::invalid_argument);
   EncodedSplit empty;

@@ -61,7 +61,7 @@ WorkflowReport synthetic_report(int n = 4) {
   for (int i = 0; i < total; ++i) {
     FusionRow f;
     f.index = i;
-    f.phase = i < n ? "member" : i < n + 2 ? "initial" : "bayesian";
+    f.proposal = i < n ? "member" : i < n + 2 ? "initial" : "acquisition";
     f.ok = i != n + 3;
     f.delta.assign(static_cast<std::size_t>(n), 1.0 / n);
     if (f.ok) {
