@@ -13,7 +13,7 @@
 #include <random>
 #include <vector>
 
-#include "acquisition_optimization/acqopt_problems.hpp"
+#include "support/acqopt_problems.hpp"
 #include "bomf/acquisition/q_log_nehvi.hpp"
 #include "bomf/gp/fit_gp.hpp"
 #include "bomf/gp/matern52_kernel.hpp"

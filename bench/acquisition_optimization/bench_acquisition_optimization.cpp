@@ -43,7 +43,7 @@
 #include <tuple>
 #include <vector>
 
-#include "acquisition_optimization/acqopt_problems.hpp"
+#include "support/acqopt_problems.hpp"
 #include "acquisition_optimization/botorch_side.hpp"
 #include "bomf/acquisition/q_log_nehvi.hpp"
 #include "bomf/gp/fit_gp.hpp"

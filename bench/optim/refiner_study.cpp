@@ -1,7 +1,7 @@
 // Refiner study: SPG vs exponentiated gradient on the simplex (not a timed benchmark). Prints,
 // per (N, problem kind, method), the median final gap f* − f and the median number of
-// evaluations over 20 problems × 2 starts (barycentre, a random vertex). The numbers are quoted
-// in include/bomf/optim/maximize_on_simplex.hpp. Also prints a win/tie/loss count of
+// evaluations over 20 problems × 2 starts (barycentre, a random vertex). The numbers are in
+// docs/math.md ("Choosing the simplex refiner"). Also prints a win/tie/loss count of
 // maximize_on_simplex against a dense search on multimodal problems.
 #include <algorithm>
 #include <cstdio>

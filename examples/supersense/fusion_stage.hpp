@@ -10,7 +10,7 @@
 
 #include "bomf/drivers/fusion_evaluator.hpp"
 #include "bomf/drivers/fusion_problem.hpp"
-#include "bomf/drivers/torch_fusion_problem.hpp"
+#include "bomf/torch/torch_fusion_problem.hpp"
 #include "workflow.hpp"
 
 namespace supersense {

@@ -1,4 +1,4 @@
-// Test problems shared by the driver tests (tests/drivers/, tests/drivers_torch/).
+// Test problems shared by the driver tests (tests/drivers/, tests/torch/).
 #pragma once
 
 #include <Eigen/Core>

@@ -247,6 +247,73 @@ TEST(EvaluationLoop, HyperparameterSearchOnTwoWorkers) {
   EXPECT_GE(acquisition, 4);
 }
 
+// Runs finish out of order on two workers (the first run is slow), and the search is resumed
+// with a larger budget: every run's number is the TrainingContext::run_index it was trained with
+// (whatever order it finished in), numbers are never given twice across the resume, and the
+// best run's number names the run that trained the best setting.
+TEST(EvaluationLoop, RunNumbersFollowTheRunsThroughOutOfOrderCompletionAndAResume) {
+  bomf::SearchSpace space;
+  space.add_continuous("x", 0.0, 1.0);
+  std::mutex mutex;
+  std::map<double, int> number_of_setting;  // x → run_index it was trained with
+  std::vector<int> numbers;
+  const auto train = [&](const bomf::Hyperparameters& h, bomf::TrainingContext& context) {
+    const double x = h.value("x");
+    {
+      const std::lock_guard<std::mutex> lock(mutex);
+      number_of_setting[x] = context.run_index();
+      numbers.push_back(context.run_index());
+    }
+    // Run 0 (and every fourth) is slow: later runs overtake it.
+    std::this_thread::sleep_for(std::chrono::milliseconds(context.run_index() % 4 == 0 ? 60 : 5));
+    bomf::TrainingTrajectory t;
+    t.add(1, 0.5, {1.0 - (x - 0.3) * (x - 0.3)});
+    return t;
+  };
+  auto p0 = bomf::make_training_problem(space, {{"score", bomf::Direction::maximize}}, train);
+  auto p1 = bomf::make_training_problem(space, {{"score", bomf::Direction::maximize}}, train);
+  const std::string journal = temp_file("run_numbers.jsonl");
+  bomf::HyperparameterSearchOptions options;
+  options.num_initial = 3;
+  options.num_iterations = 3;
+  options.journal = journal;
+  const auto check = [&](const bomf::HyperparameterSummary& summary,
+                         const bomf::HyperparameterSearchResult& best, std::size_t runs) {
+    ASSERT_EQ(summary.trace.size(), runs);
+    std::set<int> seen;
+    bool out_of_order = false;
+    for (const auto& it : summary.trace) {
+      const double x = it.hyperparameters.value("x");
+      ASSERT_EQ(number_of_setting.count(x), 1u);
+      EXPECT_EQ(it.run_index, number_of_setting.at(x)) << "trace row " << it.index;
+      EXPECT_TRUE(seen.insert(it.run_index).second) << "run number " << it.run_index << " twice";
+      out_of_order = out_of_order || it.run_index != it.index;
+    }
+    EXPECT_TRUE(out_of_order) << "the slow first run should have been overtaken";
+    EXPECT_EQ(best.run_index, number_of_setting.at(best.hyperparameters.value("x")));
+  };
+  {
+    bomf::ThreadWorkerPool<bomf::Hyperparameters, bomf::TrainingTrajectory> pool(
+        bomf::training_workers({&p0, &p1}));
+    bomf::HyperparameterSummary summary;
+    const bomf::HyperparameterSearchResult best = bomf::solve(options, p0, pool, &summary);
+    check(summary, best, 6u);
+  }
+  options.num_iterations = 6;  // resume: three more runs
+  {
+    bomf::ThreadWorkerPool<bomf::Hyperparameters, bomf::TrainingTrajectory> pool(
+        bomf::training_workers({&p0, &p1}));
+    bomf::HyperparameterSummary summary;
+    const bomf::HyperparameterSearchResult best = bomf::solve(options, p0, pool, &summary);
+    check(summary, best, 9u);
+  }
+  EXPECT_EQ(std::set<int>(numbers.begin(), numbers.end()),
+            (std::set<int>{0, 1, 2, 3, 4, 5, 6, 7, 8}))
+      << "each run trained once, numbered 0…8 across the resume";
+  EXPECT_EQ(numbers.size(), 9u);
+  std::remove(journal.c_str());
+}
+
 TEST(EvaluationLoop, BadPoolsAreRefused) {
   EXPECT_MESSAGE(message_of([] { FusionPool pool({}); }), "no worker function");
   Workers workers(1, 0);

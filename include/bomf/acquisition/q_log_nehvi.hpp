@@ -24,7 +24,7 @@
 // The gradient w.r.t. X is exact (hand-written reverse mode through steps 3 and 1).
 //
 // With BoTorch's base samples injected, values and gradients agree with BoTorch to ~1e-13
-// relative (tests/qnehvi). Differences from BoTorch: the base samples come from
+// relative (tests/acquisition). Differences from BoTorch: the base samples come from
 // bomf::sobol_normal_samples (bomf/sampling: scrambled Sobol, same distribution, other points),
 // so (n_b + q)·m may not exceed SobolSequence::max_dimension = 3667 unless base samples are
 // injected; the pruning draws its 2048 samples from it too (seeded, where BoTorch's are
@@ -121,7 +121,7 @@ struct QLogNehviOptions {
 /// case, as BoTorch). Evaluation: O(m (q n d + q n² + S n_b q)) for the samples plus
 /// O(S · C · 2^q · q · m) for the improvement, C the cells per sample; the gradient costs about
 /// twice the value. Once a batch size q has been evaluated, further evaluations with that q
-/// allocate nothing (tests/qnehvi checks it with Eigen's malloc guard). Not thread-safe: the
+/// allocate nothing (tests/acquisition checks it with Eigen's malloc guard). Not thread-safe: the
 /// object owns its workspaces; use one object per thread.
 ///
 /// Example (maximize with bomf/optim; the object itself is the q = 1 objective):

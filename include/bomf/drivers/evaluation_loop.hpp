@@ -217,7 +217,8 @@ fusion_workers(const std::vector<FusionProblem*>& problems) {
 }
 
 /// Worker functions training with `problems` (one per worker). Each run gets a TrainingContext
-/// whose run_index is the evaluation's id (the order of the suggestions) and which collects
+/// whose run_index is the evaluation's id — the run number: runs are numbered in the order they
+/// start, after every run the journal holds (HyperparameterIteration::run_index) — and which collects
 /// members when `collect_members` (HyperparameterSearchOptions::collect_members_during_search).
 inline std::vector<std::function<TrainingTrajectory(std::uint64_t, const Hyperparameters&)>>
 training_workers(const std::vector<TrainingProblem*>& problems, bool collect_members = false,
@@ -281,7 +282,9 @@ namespace detail {
 ///   std::optional<Point> next() — the next point to start (none: wait for results first);
 ///   void complete(Completed&&)  — journal and observe a finished evaluation (may throw);
 ///   void after_completion()     — calls the user's callback (which may stop the search);
-///   bool stopped()              — the callback asked to stop.
+///   bool stopped()              — the callback asked to stop;
+///   std::uint64_t first_id()    — the id of the first evaluation started (ids then count up in
+///                                 the order evaluations start).
 /// Returns stopped(). Rethrows the first exception of `next` or `complete` after the
 /// evaluations in flight are journaled.
 template <class Adapter, class Point, class Outcome>
@@ -290,7 +293,7 @@ bool run_asynchronously(Adapter& search, WorkerPool<Point, Outcome>& pool, const
   require(k >= 1, where, "the worker pool has ", k, " workers, expected at least 1");
   std::vector<bool> busy(static_cast<std::size_t>(k), false);
   int in_flight = 0;
-  std::uint64_t next_id = 0;
+  std::uint64_t next_id = search.first_id();
   bool stopping = false;
   std::exception_ptr failure;
   for (;;) {
@@ -351,6 +354,9 @@ class FusionLoopAdapter {
 
   bool more() const { return !stop_ && search_.remaining() > 0; }
 
+  /// Evaluations are identified by δ; ids only tell them apart while they run.
+  std::uint64_t first_id() const { return 0; }
+
   std::optional<Eigen::VectorXd> next() {
     while (more()) {
       const std::vector<Eigen::VectorXd> next = search_.suggest(1);
@@ -406,11 +412,17 @@ class TrainingLoopAdapter {
 
   std::optional<Hyperparameters> next() { return search_.suggest(); }
 
+  /// Runs are numbered in the order they start, after every recorded run (resumed ones too):
+  /// the id a worker gets is the run's TrainingContext::run_index, and it is journaled with the
+  /// run whatever order the runs finish in.
+  std::uint64_t first_id() const { return static_cast<std::uint64_t>(search_.next_run_index()); }
+
   void complete(CompletedEvaluation<Hyperparameters, TrainingTrajectory>&& done) {
+    const int run_index = static_cast<int>(done.id);
     if (done.outcome) {
-      search_.observe(done.point, *done.outcome, done.seconds);
+      search_.observe(done.point, *done.outcome, done.seconds, run_index);
     } else {
-      search_.observe_failure(done.point, done.error, done.seconds);
+      search_.observe_failure(done.point, done.error, done.seconds, run_index);
     }
   }
 

@@ -90,6 +90,11 @@ struct HyperparameterIteration : SearchIteration {
   long long best_step = -1;                                 ///< step of its best point
   double best_score = std::numeric_limits<double>::quiet_NaN();  ///< best score so far
   int best_index = -1;  ///< index of the best run so far (−1: none succeeded yet)
+  /// The run's number: the TrainingContext::run_index it was trained with, which names its
+  /// checkpoints. Equal to `index` when runs are observed in the order they were suggested
+  /// (sequential solve); with K workers runs finish out of order, so the trace index and the
+  /// run number differ (solve over a WorkerPool numbers runs in the order they start).
+  int run_index = -1;
 };
 
 /// Options of the hyperparameter search. Defaults: the paper's (§4.2) with BoTorch 0.11.3's GP.
@@ -202,18 +207,27 @@ class BasicHyperparameterSearch {
   /// — naming expected and actual counts —, unordered steps; recorded first as a failed run
   /// whose journal record keeps the trajectory as "rejected_trajectory");
   /// bomf::too_many_failures when this failure is one more than max_failures tolerates (after
-  /// recording it).
+  /// recording it). `run_index` is the TrainingContext::run_index the run was trained with
+  /// (journaled; reported as HyperparameterIteration::run_index and
+  /// HyperparameterSearchResult::run_index); −1 = next_run_index(). A negative value other
+  /// than −1 or one already used is refused (bomf::invalid_argument, nothing recorded).
   void observe(const Hyperparameters& hyperparameters, const TrainingTrajectory& trajectory,
-               double train_seconds = 0.0);
+               double train_seconds = 0.0, int run_index = -1);
 
   /// Records a run by its score alone (the caller computed the objective); a non-finite score
   /// makes a failed run. Throws as `observe`.
   void observe_score(const Hyperparameters& hyperparameters, double score,
-                     double train_seconds = 0.0);
+                     double train_seconds = 0.0, int run_index = -1);
 
   /// Records a failed run (training threw `error`). Throws as `observe`.
   void observe_failure(const Hyperparameters& hyperparameters, const std::string& error,
-                       double train_seconds = 0.0);
+                       double train_seconds = 0.0, int run_index = -1);
+
+  /// The run number to give the next run that starts: one more than the largest run number
+  /// recorded (replayed runs included), 0 for a new search. Runs in flight when a process died
+  /// were never recorded, so their numbers are given again after a resume (their checkpoints
+  /// are overwritten, never mistaken for a recorded run's).
+  [[nodiscard]] int next_run_index() const noexcept { return next_run_index_; }
 
   /// Completed runs (replayed ones included).
   [[nodiscard]] int num_completed() const noexcept {
@@ -279,8 +293,10 @@ class BasicHyperparameterSearch {
     double fit_seconds = 0.0;
     double acquisition_seconds = 0.0;
     double train_seconds = 0.0;
+    int run_index = -1;  ///< resolved (≥ 0) before the run is journaled
   };
 
+  int resolved_run_index(int run_index, const char* where) const;
   std::vector<double> checked_setting(const Hyperparameters& h, const char* where) const;
   [[nodiscard]] bool is_taken(const std::vector<double>& setting) const;
   [[nodiscard]] std::vector<double> quasi_random_setting(std::uint64_t k) const;
@@ -304,6 +320,8 @@ class BasicHyperparameterSearch {
   std::vector<std::vector<double>> taken_;  // every completed setting (ok or failed)
   std::vector<Pending> pending_;
   HyperparameterSummary summary_;
+  std::vector<bool> run_index_used_;  ///< by run number
+  int next_run_index_ = 0;
   HyperparameterSearchResult best_;
   std::string last_error_;
 };

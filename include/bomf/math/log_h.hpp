@@ -26,7 +26,7 @@ namespace bomf {
 ///   (the fraction needs 3 terms beyond |z| = 1e5), and stays finite with a finite, correct
 ///   derivative down to z ≈ −1.3e154 (where z² overflows). Unlike BoTorch, whose derivative
 ///   loses digits through log1mexp below z ≈ −1e3, this branch keeps full relative accuracy.
-/// Accuracy against 80-digit mpmath: see tests/acquisition/test_log_h.cpp (≤ 1e-15 relative for
+/// Accuracy against 80-digit mpmath: see tests/math/test_log_h.cpp (≤ 1e-15 relative for
 /// the value, ≤ 1e-14 for the derivative over [−1e7, 1e3]). Cost: one erfc (z > −3), or at most 76
 /// divisions (−4 < z ≤ −3), 17 divisions below z = −12.
 /// NaN gives NaN; z = +∞ gives (+∞, 0) and z = −∞ gives (−∞, +∞).

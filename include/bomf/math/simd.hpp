@@ -12,7 +12,7 @@
 // Determinism: every lane performs the same IEEE operations in the same order whatever the pack
 // width, no fused multiply-add is enabled (target "avx2" only, and the polynomials are written
 // as separate products and sums), and the kernels never reduce across lanes. So the generic and
-// the AVX2 builds give bit-identical results (tests/acquisition/test_simd.cpp checks this), and
+// the AVX2 builds give bit-identical results (tests/math/test_simd.cpp checks this), and
 // bomf's results do not depend on the machine's vector unit.
 //
 // Accuracy (measured against glibc over 10⁶ random arguments each, tests check ≤ 2 ulp):

@@ -13,48 +13,10 @@
 //   5. the best refined point.
 // Every point handed to f lies in Δ exactly: bounds hold exactly, the sum is 1 within 1e-12.
 //
-// Choice of the local method, measured (bench/optim/refiner_study.cpp, RelWithDebInfo, this
-// machine; quadratics −½(x−c)ᵀA(x−c) with random SPD A (condition ≤ 100) whose maximizer is a
-// vertex, a face point (half the coordinates 0) or an interior point, and the concave
-// −log Σ_k exp(b_kᵀx); 20 problems per cell, start at the barycentre and at a random vertex;
-// median final gap f* − f and median evaluations; f* from a 20000-iteration SPG run):
-//   N  problem    | SPG gap    evals | EG gap     evals | AS-LBFGS gap evals
-//   2  vertex     | 0.0e+00       2 | 1.2e-10      10 | 0.0e+00       2
-//   2  face       | 0.0e+00       2 | 2.6e-12      11 | 0.0e+00       2
-//   2  interior   | 0.0e+00       3 | 0.0e+00      72 | 0.0e+00       3
-//   2  neg-LSE    | 0.0e+00       7 | 1.5e-15      44 | 0.0e+00       7
-//   5  vertex     | 0.0e+00       2 | 8.4e-12      11 | 0.0e+00       2
-//   5  face       | 0.0e+00      18 | 7.2e-11     398 | 0.0e+00      19
-//   5  interior   | 0.0e+00      46 | 1.2e-08     398 | 0.0e+00      24
-//   5  neg-LSE    | 0.0e+00      18 | 1.6e-13     358 | 0.0e+00      16
-//  15  vertex     | 0.0e+00       2 | 1.3e-13      11 | 0.0e+00       2
-//  15  face       | 0.0e+00      47 | 8.2e-14     355 | 0.0e+00      87
-//  15  interior   | 3.1e-15      98 | 1.2e-06     398 | 0.0e+00      65
-//  15  neg-LSE    | 0.0e+00      41 | 8.1e-08     398 | 0.0e+00      32
-//  30  vertex     | 0.0e+00       2 | 1.3e-11      11 | 0.0e+00       2
-//  30  face       | 0.0e+00      52 | 7.8e-14     296 | 0.0e+00      67
-//  30  interior   | 3.8e-15     110 | 5.3e-07     398 | 1.2e-15      78
-//  30  neg-LSE    | 0.0e+00      38 | 1.4e-07     398 | 0.0e+00      36
-//  64  vertex     | 0.0e+00       2 | 8.8e-12      11 | 0.0e+00       2
-//  64  face       | 5.6e-16      56 | 1.9e-13     350 | 0.0e+00      58
-//  64  interior   | 1.4e-14     111 | 2.8e-07     398 | 3.4e-15      82
-//  64  neg-LSE    | 0.0e+00      37 | 7.1e-07     398 | 0.0e+00      36
-// (398 evaluations = EG at its 200-iteration cap.) SPG reaches vertex and face optima exactly
-// (the projection zeroes many coordinates at once) with few evaluations; EG only approaches faces
-// geometrically (a coordinate shrinks by a factor per step and never becomes 0) and is far
-// slower; the active-set L-BFGS (AS) needs fewer evaluations than SPG on interior and
-// log-sum-exp problems but more on faces; in the multi-start driver on the 12-bump mixture
-// (N = 15, 512 raw, 10 restarts; bench_optim) both reach the same value, AS with 171 gradient
-// evaluations and SPG with 185 (375 against 183 with the earlier shifted-Sobol raw candidates:
-// the difference depends on the starts). Hence SPG, exact and cheap on faces, is the default; AS
-// is an option for smooth interior optima.
-//
-// Quality against an exhaustive search (20000 quasi-random points, the 20 best and every bump
-// centre refined by 2000-iteration SPG runs) on 20 twelve-bump Gaussian mixtures per N, default
-// options (512 raw, 10 restarts), win/tie/loss at tolerance 1e-6:
-//  N =  5: 0 / 20 / 0
-//  N = 15: 0 / 20 / 0
-//  N = 30: 0 / 20 / 0
+// The local method (SPG, exact and cheap on faces, by default; the active-set L-BFGS as an option
+// for smooth interior optima) was chosen by measurement; the figures, and the quality against an
+// exhaustive search, are in docs/math.md ("Choosing the simplex refiner", from
+// bench/optim/refiner_study.cpp).
 //
 // Batches of q > 1 points: the joint q × N variable fits the same machinery (project each row;
 // the projection is separable across rows); it is not implemented here — sequential greedy q = 1

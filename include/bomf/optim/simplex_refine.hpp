@@ -1,8 +1,8 @@
 // bomf/optim/simplex_refine.hpp — local maximization of a smooth function on the (bounded)
 // simplex from one starting point, keeping every evaluated point exactly feasible.
 //
-// Three methods, compared by measurement (bench/optim/refiner_study.cpp; the numbers are quoted in
-// maximize_on_simplex.hpp):
+// Three methods, compared by measurement (bench/optim/refiner_study.cpp; the numbers are in
+// docs/math.md, "Choosing the simplex refiner"):
 //  * spectral projected gradient (SPG2 of Birgin, Martínez & Raydan, "Nonmonotone spectral
 //    projected gradient methods on convex sets", SIAM J. Optim. 10(4), 2000): Barzilai–Borwein
 //    step, Euclidean projection (Duchi et al. 2008), nonmonotone Armijo search along the feasible

@@ -175,7 +175,7 @@ QnehviGpPieces qnehvi_gp_pieces(const ExactGP<Kernel>& gp) {
 /// L Lᵀ (σ² including the fit's jitter), K − K A⁻¹ K = σ²I − σ⁴ A⁻¹ and K α = ỹ − c − σ² α: no
 /// kernel matrix and no n × n product of K is needed; A⁻¹ = L⁻ᵀ L⁻¹ from the cached L⁻¹ costs
 /// n³/6 multiply-adds (qLogNEHVI's pruning samples this posterior). Agrees with ExactGP::posterior
-/// at the training inputs to rounding (tests/qnehvi).
+/// at the training inputs to rounding (tests/acquisition).
 inline void qnehvi_posterior_at_training_inputs(const QnehviGpPieces& gp, Eigen::VectorXd& mean,
                                                 Eigen::MatrixXd& covariance) {
   const Eigen::Index n = gp.chol.rows();

@@ -21,7 +21,7 @@
 // Determinism: every pack lane computes its element exactly as a scalar would, and sums run in
 // scalar code in cell order; the generic and AVX2 builds give bit-identical results. Against
 // qnehvi_log_value (same mathematics, other rounding) values agree to ~1e-15 relative, gradients
-// to ~1e-12 (tests/qnehvi/test_q_log_nehvi_core.cpp).
+// to ~1e-12 (tests/acquisition/test_q_log_nehvi_core.cpp).
 #pragma once
 
 #include <Eigen/Core>

@@ -91,9 +91,10 @@ Hyperparameters BasicHyperparameterSearch<Kernel>::suggest() {
 template <class Kernel>
 void BasicHyperparameterSearch<Kernel>::observe(const Hyperparameters& hyperparameters,
                                                 const TrainingTrajectory& trajectory,
-                                                double train_seconds) {
+                                                double train_seconds, int run_index) {
   constexpr const char* where = "bomf::HyperparameterSearch::observe";
   const std::vector<double> setting = checked_setting(hyperparameters, where);
+  run_index = resolved_run_index(run_index, where);
   try {
     trajectory.validate(metrics_.size(), where);
   } catch (const invalid_argument& e) {
@@ -104,6 +105,7 @@ void BasicHyperparameterSearch<Kernel>::observe(const Hyperparameters& hyperpara
     run.error = detail::concat("contract violation: ", e.what());
     run.train_seconds = train_seconds;
     run.rejected_trajectory = detail::trajectory_json(trajectory);
+    run.run_index = run_index;
     try {
       complete(std::move(run));
     } catch (const too_many_failures&) {
@@ -118,6 +120,7 @@ void BasicHyperparameterSearch<Kernel>::observe(const Hyperparameters& hyperpara
   run.trajectory = std::move(t);
   run.has_trajectory = true;
   run.train_seconds = train_seconds;
+  run.run_index = run_index;
   const TrajectoryScore s = score_trajectory(run.trajectory, metrics_, options_.metric_scales);
   run.ok = s.ok();
   run.score = s.score;
@@ -132,9 +135,12 @@ void BasicHyperparameterSearch<Kernel>::observe(const Hyperparameters& hyperpara
 
 template <class Kernel>
 void BasicHyperparameterSearch<Kernel>::observe_score(const Hyperparameters& hyperparameters,
-                                                      double score, double train_seconds) {
+                                                      double score, double train_seconds,
+                                                      int run_index) {
+  constexpr const char* where = "bomf::HyperparameterSearch::observe_score";
   Run run;
-  run.setting = checked_setting(hyperparameters, "bomf::HyperparameterSearch::observe_score");
+  run.setting = checked_setting(hyperparameters, where);
+  run.run_index = resolved_run_index(run_index, where);
   run.ok = std::isfinite(score);
   run.score = run.ok ? score : std::numeric_limits<double>::quiet_NaN();
   run.error = run.ok ? std::string() : detail::concat("the observed score is ", score);
@@ -145,13 +151,28 @@ void BasicHyperparameterSearch<Kernel>::observe_score(const Hyperparameters& hyp
 template <class Kernel>
 void BasicHyperparameterSearch<Kernel>::observe_failure(const Hyperparameters& hyperparameters,
                                                         const std::string& error,
-                                                        double train_seconds) {
+                                                        double train_seconds, int run_index) {
+  constexpr const char* where = "bomf::HyperparameterSearch::observe_failure";
   Run run;
-  run.setting = checked_setting(hyperparameters, "bomf::HyperparameterSearch::observe_failure");
+  run.setting = checked_setting(hyperparameters, where);
+  run.run_index = resolved_run_index(run_index, where);
   run.ok = false;
   run.error = error.empty() ? "training failed" : error;
   run.train_seconds = train_seconds;
   complete(std::move(run));
+}
+
+template <class Kernel>
+int BasicHyperparameterSearch<Kernel>::resolved_run_index(int run_index, const char* where) const {
+  if (run_index == -1)
+    return next_run_index_;
+  detail::require(run_index >= 0, where, "run_index is ", run_index,
+                  ", expected -1 (the next run number) or a run number >= 0");
+  detail::require(static_cast<std::size_t>(run_index) >= run_index_used_.size() ||
+                      !run_index_used_[static_cast<std::size_t>(run_index)],
+                  where, "run_index ", run_index,
+                  " is already recorded (each run has its own number)");
+  return run_index;
 }
 
 template <class Kernel>
@@ -329,6 +350,7 @@ nlohmann::json BasicHyperparameterSearch<Kernel>::record_json(const Run& run) co
   nlohmann::json r = {
       {"kind", "run"},
       {"index", summary_.trace.size()},
+      {"run", run.run_index},
       {"proposal", to_string(run.kind)},
       {"status", run.ok ? "ok" : "failed"},
       {"setting", run.setting},
@@ -360,6 +382,17 @@ void BasicHyperparameterSearch<Kernel>::replay(const nlohmann::json& r, std::siz
   if (index != static_cast<long long>(i))
     in.fail(detail::concat("'index' is ", index, ", expected ", i));
   Run run;
+  // "run": the run number (TrainingContext::run_index); journals written before it existed
+  // numbered runs by their index.
+  const auto number = r.find("run");
+  const long long run_number =
+      number == r.end() ? static_cast<long long>(i) : in.integer(*number, "run");
+  if (run_number < 0 || run_number > std::numeric_limits<int>::max())
+    in.fail(detail::concat("'run' is ", run_number, ", expected a run number >= 0"));
+  if (static_cast<std::size_t>(run_number) < run_index_used_.size() &&
+      run_index_used_[static_cast<std::size_t>(run_number)])
+    in.fail(detail::concat("'run' is ", run_number, ", the number of an earlier run"));
+  run.run_index = static_cast<int>(run_number);
   const Eigen::VectorXd setting = in.vector(in.field("setting"), "setting", space_->size());
   run.setting.assign(setting.data(), setting.data() + setting.size());
   if (!space_->is_valid(run.setting))
@@ -401,6 +434,11 @@ template <class Kernel>
 void BasicHyperparameterSearch<Kernel>::apply(Run run, bool replayed) {
   HyperparameterIteration it;
   it.index = static_cast<int>(summary_.trace.size());
+  it.run_index = run.run_index;
+  if (static_cast<std::size_t>(run.run_index) >= run_index_used_.size())
+    run_index_used_.resize(static_cast<std::size_t>(run.run_index) + 1, false);
+  run_index_used_[static_cast<std::size_t>(run.run_index)] = true;
+  next_run_index_ = std::max(next_run_index_, run.run_index + 1);
   it.hyperparameters = Hyperparameters(space_, run.setting);
   it.proposal = run.kind;
   it.ok = run.ok;
@@ -422,7 +460,7 @@ void BasicHyperparameterSearch<Kernel>::apply(Run run, bool replayed) {
       best_.hyperparameters = it.hyperparameters;
       best_.trajectory = run.trajectory;
       best_.score = run.score;
-      best_.run_index = it.index;
+      best_.run_index = it.run_index;
       best_.best_point = run.best_point;
       best_.best_step = run.best_step;
     }
@@ -461,7 +499,7 @@ HyperparameterSearchResult solve(const HyperparameterSearchOptions& options,
         break;
       }
       const Hyperparameters h = search.suggest();
-      TrainingContext context(search.num_completed(), options.collect_members_during_search,
+      TrainingContext context(search.next_run_index(), options.collect_members_during_search,
                               options.members);
       const detail::Stopwatch train_clock;
       TrainingTrajectory trajectory;

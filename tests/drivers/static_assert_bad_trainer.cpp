@@ -1,5 +1,5 @@
 // Must NOT compile: the callable takes an int instead of `const bomf::Hyperparameters&`.
-// tests/hyperparameter_search/CMakeLists.txt checks the static_assert's message.
+// tests/drivers/CMakeLists.txt checks the static_assert's message.
 #include "bomf/drivers/training_problem.hpp"
 
 int main() {

@@ -190,6 +190,36 @@ TEST(HyperparameterSearch, AskTellWithPendingRunsInAnyOrder) {
   EXPECT_TRUE(search.result().trajectory.empty());
 }
 
+TEST(HyperparameterSearch, RunNumbersAreTheCallersOrTheNextFree) {
+  HyperparameterSearch search(bomf_test::synthetic_space(), bomf_test::synthetic_metrics());
+  EXPECT_EQ(search.next_run_index(), 0);
+  const Hyperparameters a = search.suggest();
+  const Hyperparameters b = search.suggest();
+  const Hyperparameters c = search.suggest();
+  search.observe(b, bomf_test::synthetic_trajectory(b), 1.0, /*run_index=*/1);
+  EXPECT_EQ(search.next_run_index(), 2);
+  search.observe(a, bomf_test::synthetic_trajectory(a), 1.0, /*run_index=*/0);
+  EXPECT_EQ(search.next_run_index(), 2);
+  // A number already used, or negative, is refused and nothing is recorded.
+  for (const int bad : {1, -2}) {
+    try {
+      search.observe(c, bomf_test::synthetic_trajectory(c), 1.0, bad);
+      ADD_FAILURE() << "run_index " << bad << " accepted";
+    } catch (const bomf::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("run_index " + std::string(bad == 1 ? "1 is already" : "is -2")), std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_EQ(search.num_completed(), 2);
+  search.observe_failure(c, "out of memory");  // −1: the next free number
+  const auto& trace = search.summary().trace;
+  ASSERT_EQ(trace.size(), 3U);
+  EXPECT_EQ(trace[0].run_index, 1);
+  EXPECT_EQ(trace[1].run_index, 0);
+  EXPECT_EQ(trace[2].run_index, 2);
+  EXPECT_EQ(search.result().run_index, trace[static_cast<std::size_t>(search.summary().best_index)].run_index);
+}
+
 TEST(HyperparameterSearch, FailedRunsDoNotCountAsData) {
   // Proposals stay quasi-random until two runs succeeded: failures never reach the GP.
   HyperparameterSearchOptions options;

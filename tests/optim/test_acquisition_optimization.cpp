@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "acquisition_optimization/acqopt_problems.hpp"
+#include "support/acqopt_problems.hpp"
 #include "bomf/acquisition/q_log_nehvi.hpp"
 #include "bomf/gp/exact_gp.hpp"
 #include "bomf/gp/fit_gp.hpp"
