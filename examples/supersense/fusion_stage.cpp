@@ -189,8 +189,9 @@ void run_stage2(const SupersenseTask& task, const WorkflowOptions& options, Memb
   progress.start("stage 2: fusion search", budget);
   o.callback = [&](const bomf::FusionIteration& it) {
     char detail[96];
-    std::snprintf(detail, sizeof detail, "%s, HV %.4g, best F1 %.4f%s", bomf::to_string(it.proposal),
-                  it.hypervolume, it.best_metrics.size() > 0 ? it.best_metrics(0) : NAN,
+    std::snprintf(detail, sizeof detail, "%s, HV %.4g, best F1 %.4f%s",
+                  bomf::to_string(it.proposal), it.hypervolume,
+                  it.best_metrics.size() > 0 ? it.best_metrics(0) : NAN,
                   it.blind ? " (blind)" : "");
     progress.update(it.index + 1, detail);
     return true;

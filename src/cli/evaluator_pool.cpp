@@ -1,10 +1,17 @@
 #include "cli/evaluator_pool.hpp"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <system_error>
 
 #include "bomf/core/error.hpp"
@@ -37,7 +44,189 @@ void remove_quietly(const std::string& path) {
   fs::remove_all(path, ignored);
 }
 
+constexpr const char* kSearchPrefix = "bomf-search-";
+constexpr const char* kOwnerFile = "owner";
+constexpr const char* kOwnerTag = "bomf-search-owner";
+
+std::string first_line_of(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+/// This boot of the machine ("" where unknown: then no directory is ever taken for stale).
+std::string boot_id() {
+  return first_line_of("/proc/sys/kernel/random/boot_id");
+}
+
+/// The PID namespace of this process ("" where unknown).
+std::string pid_namespace() {
+  std::error_code error;
+  const fs::path ns = fs::read_symlink("/proc/self/ns/pid", error);
+  return error ? std::string() : ns.string();
+}
+
+/// The start time of process `pid` (clock ticks after boot, field 22 of /proc/PID/stat; "" when
+/// it cannot be read).
+std::string start_time_of(long long pid) {
+  const std::string stat = first_line_of("/proc/" + std::to_string(pid) + "/stat");
+  const std::size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) {
+    return {};
+  }
+  std::istringstream fields(stat.substr(paren + 1));
+  std::string field;
+  for (int k = 3; k <= 22 && fields >> field; ++k) {
+    if (k == 22) {
+      return field;
+    }
+  }
+  return {};
+}
+
+/// The owner line of this process.
+std::string owner_line() {
+  const long long pid = ::getpid();
+  return detail::concat(kOwnerTag, " boot=", boot_id(), " pidns=", pid_namespace(), " pid=", pid,
+                        " start=", start_time_of(pid));
+}
+
+/// True only when the owner file `path` names a process of this boot and PID namespace that has
+/// ended (or whose PID now belongs to a process started later).
+bool owner_has_ended(const std::string& path) {
+  std::istringstream in(first_line_of(path));
+  std::string tag;
+  in >> tag;
+  std::string boot, ns, pid_text, start;
+  for (std::string field; in >> field;) {
+    const std::size_t eq = field.find('=');
+    const std::string key = field.substr(0, eq);
+    const std::string value = eq == std::string::npos ? std::string() : field.substr(eq + 1);
+    if (key == "boot") {
+      boot = value;
+    } else if (key == "pidns") {
+      ns = value;
+    } else if (key == "pid") {
+      pid_text = value;
+    } else if (key == "start") {
+      start = value;
+    }
+  }
+  const std::string our_boot = boot_id();
+  const std::string our_ns = pid_namespace();
+  if (tag != kOwnerTag || boot.empty() || ns.empty() || start.empty() || boot != our_boot ||
+      ns != our_ns || pid_text.empty() ||
+      pid_text.find_first_not_of("0123456789") != std::string::npos || pid_text.size() > 9) {
+    return false;  // another machine, container or boot, or not an owner file: not ours to judge
+  }
+  const long long pid = std::stoll(pid_text);
+  if (pid <= 0) {
+    return false;
+  }
+  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+    return true;
+  }
+  const std::string stat = first_line_of("/proc/" + std::to_string(pid) + "/stat");
+  const std::size_t paren = stat.rfind(')');
+  if (paren != std::string::npos && paren + 2 < stat.size() &&
+      (stat[paren + 2] == 'Z' || stat[paren + 2] == 'X')) {
+    return true;  // ended, not yet reaped (a zombie)
+  }
+  const std::string now = start_time_of(pid);
+  return !now.empty() && now != start;  // the PID was reused by a later process
+}
+
 }  // namespace
+
+SearchScratch::SearchScratch(const std::string& scratch, bool keep, bool owns_scratch)
+    : scratch_(fs::absolute(scratch).lexically_normal().string()),
+      keep_(keep),
+      created_scratch_(owns_scratch) {
+  const std::string pattern =
+      (fs::path(scratch_) / (std::string(kSearchPrefix) + "XXXXXX")).string();
+  int error = 0;
+  for (int attempt = 0; attempt < 5 && path_.empty(); ++attempt) {
+    std::error_code created;
+    created_scratch_ = fs::create_directories(scratch_, created) || created_scratch_;
+    if (created) {
+      throw io_error(detail::concat("bomf search: cannot create the scratch directory '", scratch,
+                                    "': ", created.message()));
+    }
+    std::vector<char> name(pattern.begin(), pattern.end());
+    name.push_back('\0');
+    if (::mkdtemp(name.data()) != nullptr) {
+      path_ = name.data();
+    } else {
+      error = errno;  // ENOENT: another search removed the (empty) scratch directory: again
+      if (error != ENOENT) {
+        break;
+      }
+    }
+  }
+  if (path_.empty()) {
+    throw io_error(detail::concat("bomf search: cannot create its directory ", pattern,
+                                  " in the scratch directory '", scratch,
+                                  "': ", std::strerror(error), ", expected a writable directory"));
+  }
+  const std::string owner = (fs::path(path_) / kOwnerFile).string();
+  const std::string line = owner_line() + "\n";
+  const int fd = ::open(owner.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  const bool written =
+      fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  error = errno;
+  if (fd >= 0) {
+    ::close(fd);
+  }
+  if (!written) {
+    keep_ = false;
+    finish();
+    throw io_error(
+        detail::concat("bomf search: cannot write '", owner, "': ", std::strerror(error)));
+  }
+}
+
+SearchScratch::~SearchScratch() {
+  finish();
+}
+
+void SearchScratch::finish() noexcept {
+  if (finished_) {
+    return;
+  }
+  finished_ = true;
+  std::error_code ignored;
+  if (keep_) {
+    fs::remove(fs::path(path_) / kOwnerFile, ignored);
+    return;
+  }
+  fs::remove_all(path_, ignored);
+  if (created_scratch_) {
+    fs::remove(scratch_, ignored);  // only when empty: another search may use it now
+  }
+}
+
+std::vector<std::string> remove_stale_search_scratch(const std::string& scratch) {
+  std::vector<std::string> removed;
+  std::error_code error;
+  try {
+    for (const auto& entry : fs::directory_iterator(scratch, error)) {
+      const std::string name = entry.path().filename().string();
+      struct stat info {};
+      if (name.rfind(kSearchPrefix, 0) != 0 || ::lstat(entry.path().c_str(), &info) != 0 ||
+          !S_ISDIR(info.st_mode) || info.st_uid != ::geteuid() ||
+          !owner_has_ended((entry.path() / kOwnerFile).string())) {
+        continue;
+      }
+      std::error_code ignored;
+      fs::remove_all(entry.path(), ignored);
+      removed.push_back(entry.path().string());
+    }
+  } catch (const std::exception&) {
+    // the directory changed or became unreadable while listed: the rest stays
+  }
+  return removed;
+}
 
 std::string format_delta(const Eigen::VectorXd& delta) {
   std::string out;

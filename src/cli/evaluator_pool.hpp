@@ -45,7 +45,9 @@ struct EvaluatorSettings {
   std::chrono::milliseconds timeout{0};
   /// Grace between SIGTERM and SIGKILL when the timeout passes.
   std::chrono::milliseconds kill_grace{5000};
-  /// The directory holding the workers' slots `worker-<w>` ({scratch} is the slot).
+  /// The directory holding the workers' slots `worker-<w>` ({scratch} is the slot): one that
+  /// this pool alone uses (`bomf search` gives it its `SearchScratch`), since every slot is
+  /// emptied before each evaluation.
   std::string scratch;
   /// The name of the fused checkpoint inside a slot ({weights} = slot/name). Empty, with an
   /// empty `write_weights`: the evaluator fuses on its own ({delta}, {members}).
@@ -130,6 +132,48 @@ class EvaluatorPool final : public FusionWorkerPool {
   std::atomic<std::uint64_t> commands_started_{0};
   std::vector<std::thread> threads_;  // last: started once everything else exists
 };
+
+/// One search's own directory in the scratch directory, `SCRATCH/bomf-search-XXXXXX` (created
+/// exclusively, mode 0700, like mkdtemp), which holds that search's worker slots. Several
+/// searches may share one scratch directory, and it may hold other things: a search writes and
+/// removes only inside the directory it created. An `owner` file in it names the search's
+/// process (boot, PID namespace, PID, start time), so that a later search can tell the directory
+/// of a killed search from that of a running one (`remove_stale_search_scratch`).
+class SearchScratch {
+ public:
+  /// Creates the scratch directory when missing, and a directory of its own in it. `keep`: keep
+  /// it at the end (`--keep-scratch`). `owns_scratch`: the scratch directory is bomf's own
+  /// (`OUTPUT/scratch`), removed at the end when empty even if it existed before; otherwise only
+  /// when this object created it. Throws `io_error`, naming `scratch`, when either cannot be
+  /// created.
+  SearchScratch(const std::string& scratch, bool keep, bool owns_scratch);
+  /// `finish()`.
+  ~SearchScratch();
+  SearchScratch(const SearchScratch&) = delete;
+  SearchScratch& operator=(const SearchScratch&) = delete;
+
+  /// The search's own directory (absolute).
+  [[nodiscard]] const std::string& path() const { return path_; }
+  /// Removes the search's directory and all in it — or, when kept (`--keep-scratch`), only the
+  /// owner file, so that no later search takes it for a stale one — then the scratch directory
+  /// when it is empty and bomf's (see the constructor). Idempotent; never throws (it runs on the
+  /// way out of errors and interrupts).
+  void finish() noexcept;
+
+ private:
+  std::string scratch_;
+  std::string path_;
+  bool keep_ = false;
+  bool created_scratch_ = false;
+  bool finished_ = false;
+};
+
+/// Removes the directories `bomf-search-*` in `scratch` that a search left when it was killed
+/// (kill -9, a crash): only those with an owner file naming a process of this machine (same
+/// boot, same PID namespace) that has ended (or is a zombie), owned by this user. Anything else —
+/// another machine's or another container's search, a running one, a kept one (`--keep-scratch`), a
+/// directory not made by bomf — is left alone. Returns the paths removed; never throws.
+std::vector<std::string> remove_stale_search_scratch(const std::string& scratch);
 
 /// δ as {delta} writes it: comma-separated, 17 significant digits (read back exactly).
 [[nodiscard]] std::string format_delta(const Eigen::VectorXd& delta);

@@ -192,19 +192,6 @@ std::string option_of(const std::string& error) {
   return "bomf search";
 }
 
-/// Removes the worker slots a killed run may have left in `scratch` (only `worker-<n>`
-/// directories: --scratch may name a directory holding other things).
-void remove_stale_slots(const std::string& scratch) {
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator(scratch, error)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind("worker-", 0) == 0 &&
-        name.find_first_not_of("0123456789", 7) == std::string::npos && entry.is_directory()) {
-      fs::remove_all(entry.path(), error);
-    }
-  }
-}
-
 std::string values_text(const FusionObjectives& objectives, const FusionEvaluation& e) {
   std::string text = objectives.name(0) + " " + detail::format_number(e.loss);
   for (Eigen::Index k = 0; k < e.metrics.size(); ++k) {
@@ -350,14 +337,13 @@ int run_search(const SearchArguments& a) {
     ledger.journal().append(
         search_info_record(a.members, std::string(format_name(members.format())), a.evaluate));
   }
+  // The search's own directory in the scratch directory, which other searches may share and
+  // which may hold other things: bomf removes only what it created (and killed searches' own
+  // directories, once their process is gone).
   const std::string scratch =
       a.scratch.empty() ? (fs::path(a.output) / "scratch").string() : a.scratch;
-  fs::create_directories(scratch, fs_error);
-  if (fs_error) {
-    throw io_error(detail::concat("bomf search: cannot create the scratch directory '", scratch,
-                                  "': ", fs_error.message()));
-  }
-  remove_stale_slots(scratch);
+  SearchScratch scratch_run(scratch, a.keep_scratch, /*owns_scratch=*/a.scratch.empty());
+  remove_stale_search_scratch(scratch);
 
   // ---- The workers and the progress display.
   const bool terminal = ::isatty(STDERR_FILENO) == 1;
@@ -368,7 +354,7 @@ int run_search(const SearchArguments& a) {
   settings.members = a.members;
   settings.objectives = objectives;
   settings.timeout = std::chrono::milliseconds(static_cast<long long>(timeout * 1000.0));
-  settings.scratch = scratch;
+  settings.scratch = scratch_run.path();
   settings.keep_scratch = a.keep_scratch;
   settings.first_id = ledger.records().size();
   if (!a.evaluator_fuses) {
@@ -384,10 +370,9 @@ int run_search(const SearchArguments& a) {
   }
   std::unique_ptr<EvaluatorPool> pool;
   settings.interrupted = [] { return interrupt_signal() != 0; };
-  settings.on_interrupt = [&progress, &scratch, &ledger] {
+  settings.on_interrupt = [&progress, &scratch_run, &ledger] {
     progress.clear();
-    std::error_code ignored;
-    fs::remove(scratch, ignored);  // only when empty
+    scratch_run.finish();  // std::exit runs no destructor of this scope
     std::cerr << "bomf search: interrupted by signal " << interrupt_signal()
               << ": the evaluations in flight were stopped (a rerun makes them again); journal '"
               << ledger.path() << "' keeps all " << ledger.records().size()
@@ -483,10 +468,7 @@ int run_search(const SearchArguments& a) {
     }
   }
   pool.reset();
-  std::error_code ignored;
-  if (!a.keep_scratch) {
-    fs::remove(scratch, ignored);  // only when empty (--scratch may name a shared directory)
-  }
+  scratch_run.finish();
 
   // ---- The report, made from the journal as `bomf report` makes it.
   const FusionReport report = read_fusion_report(ledger.path(), report_options, false);
@@ -569,7 +551,8 @@ std::function<int()> add_search_command(CLI::App& app) {
       ->type_name("FILE");
   search
       ->add_option("--scratch", args->scratch,
-                   "Where the workers' fused checkpoints are written (default OUTPUT/scratch)")
+                   "Where the workers' fused checkpoints are written, in a directory "
+                   "bomf-search-XXXXXX of this search's own (default OUTPUT/scratch)")
       ->type_name("DIR");
   search->add_flag("--keep-scratch", args->keep_scratch,
                    "Keep each evaluation's scratch directory (to debug an evaluator)");

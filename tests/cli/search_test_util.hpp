@@ -16,13 +16,14 @@
 
 namespace bomf::test {
 
-/// `n` small safetensors members (one float tensor of 4 values each) in `dir`.
-inline std::vector<std::string> tiny_members(const fs::path& dir, int n) {
+/// `n` small safetensors members (one float tensor `tensor` of 4 values each) in `dir`.
+inline std::vector<std::string> tiny_members(const fs::path& dir, int n,
+                                             const std::string& tensor = "w") {
   std::vector<std::string> paths;
   for (int i = 0; i < n; ++i) {
     const std::string path = (dir / ("member" + std::to_string(i + 1) + ".safetensors")).string();
     StateDict state;
-    state.insert("w", at::full({4}, static_cast<double>(i + 1), at::kFloat));
+    state.insert(tensor, at::full({4}, static_cast<double>(i + 1), at::kFloat));
     save_safetensors(path, state);
     paths.push_back(path);
   }

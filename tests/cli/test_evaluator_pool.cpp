@@ -3,7 +3,10 @@
 // removed afterwards, failures with their stderr tail, shutdown and interrupts that kill what
 // runs — and the library's asynchronous loop driving them.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -190,6 +193,130 @@ TEST_F(EvaluatorPoolTest, DrivesTheLibrarysAsynchronousLoop) {
   EXPECT_EQ(summary.num_failures, 0) << summary.full_report();
   EXPECT_EQ(result.delta.size(), 2);
   EXPECT_EQ(pool.commands_started(), 6u);
+}
+
+std::vector<std::string> names_in(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+void write_file(const fs::path& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
+
+// Each search makes a directory of its own, bomf-search-XXXXXX, in a scratch directory that
+// others (and the user) may share, and removes only it; a kept one loses its owner file.
+TEST_F(EvaluatorPoolTest, EachSearchScratchIsItsOwnAndRemovesOnlyWhatItMade) {
+  const fs::path scratch = dir_ / "shared";
+  fs::create_directories(scratch / "worker-0");
+  write_file(scratch / "worker-0" / "mine.txt", "the user's");
+  std::string first_path;
+  {
+    SearchScratch first(scratch.string(), false, false);
+    SearchScratch second(scratch.string(), false, false);
+    first_path = first.path();
+    EXPECT_NE(first.path(), second.path());
+    for (const SearchScratch* s : {&first, &second}) {
+      EXPECT_EQ(fs::path(s->path()).parent_path(), scratch);
+      EXPECT_EQ(fs::path(s->path()).filename().string().rfind("bomf-search-", 0), 0u) << s->path();
+      EXPECT_EQ(fs::status(s->path()).permissions() & fs::perms::all, fs::perms::owner_all);
+      EXPECT_TRUE(fs::is_regular_file(fs::path(s->path()) / "owner"));
+    }
+    EXPECT_TRUE(remove_stale_search_scratch(scratch.string()).empty()) << "both are running";
+    EvaluatorSettings s = settings("cat {weights} > /dev/null && " + kAnswer);
+    s.scratch = first.path();
+    s.weights_name = "fused.safetensors";
+    s.write_weights = [](const Eigen::VectorXd&, const std::string& path,
+                         const std::function<bool()>&) { std::ofstream(path) << "w"; };
+    EvaluatorPool pool(s, 1);
+    pool.start(0, 0, Eigen::Vector2d(0.5, 0.5));
+    EXPECT_TRUE(pool.wait().outcome);
+    second.finish();
+    second.finish();  // idempotent
+    EXPECT_FALSE(fs::exists(second.path()));
+    EXPECT_TRUE(fs::exists(first.path()));
+  }
+  EXPECT_FALSE(fs::exists(first_path));
+  EXPECT_EQ(names_in(scratch), std::vector<std::string>{"worker-0"});
+  EXPECT_EQ(read("shared/worker-0/mine.txt"), "the user's");
+
+  // A scratch directory made by the search is removed with it (when nothing else is in it); one
+  // kept (--keep-scratch) stays, without its owner file.
+  { SearchScratch made((dir_ / "made").string(), false, false); }
+  EXPECT_FALSE(fs::exists(dir_ / "made"));
+  std::string kept_path;
+  {
+    SearchScratch kept(scratch.string(), true, false);
+    kept_path = kept.path();
+  }
+  EXPECT_TRUE(fs::is_directory(kept_path));
+  EXPECT_FALSE(fs::exists(fs::path(kept_path) / "owner"));
+  EXPECT_TRUE(remove_stale_search_scratch(scratch.string()).empty()) << "kept: the user's now";
+  EXPECT_TRUE(fs::is_directory(kept_path));
+
+  // Unwritable: an error naming the directory.
+  write_file(dir_ / "file", "x");
+  try {
+    SearchScratch bad((dir_ / "file").string(), false, false);
+    ADD_FAILURE() << "no error";
+  } catch (const io_error& e) {
+    EXPECT_NE(std::string(e.what()).find((dir_ / "file").string()), std::string::npos) << e.what();
+  }
+}
+
+// The directories of killed searches (their owner process has ended, or its PID now belongs to a
+// later process) are removed; those of running searches, of other machines or containers, and
+// anything not made by bomf stay.
+TEST_F(EvaluatorPoolTest, RemovesOnlyTheScratchOfSearchesWhoseProcessEnded) {
+  const fs::path scratch = dir_ / "shared";
+  SearchScratch running(scratch.string(), false, false);
+  const std::string owner = read(fs::relative(running.path(), dir_).string() + "/owner");
+  const std::string pid = "pid=" + std::to_string(::getpid());
+  ASSERT_NE(owner.find(pid), std::string::npos) << owner;
+  ASSERT_NE(owner.find("boot="), std::string::npos) << owner;
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::_exit(0);
+  }
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  const auto with = [&](const std::string& from, const std::string& to) {
+    std::string text = owner;
+    text.replace(text.find(from), from.size(), to);
+    return text;
+  };
+  const auto make = [&](const std::string& name, const std::string& owner_text) {
+    fs::create_directories(scratch / name / "worker-0");
+    write_file(scratch / name / "worker-0" / "fused.safetensors", "w");
+    if (!owner_text.empty()) {
+      write_file(scratch / name / "owner", owner_text);
+    }
+  };
+  make("bomf-search-dead01", with(pid, "pid=" + std::to_string(child)));
+  make("bomf-search-reuse1", with(" start=", " start=1"));  // our PID, an earlier start
+  make("bomf-search-other1", with("boot=", "boot=x"));      // another machine's (or boot's)
+  make("bomf-search-space1", with("pidns=", "pidns=x"));    // another container's
+  make("bomf-search-noown1", "");                           // no owner file
+  make("bomf-search-junk01", "not an owner\n");
+  make("worker-0", "");
+  write_file(scratch / "bomf-search-file01", "a file");
+  std::vector<std::string> removed = remove_stale_search_scratch(scratch.string());
+  std::sort(removed.begin(), removed.end());
+  EXPECT_EQ(removed, (std::vector<std::string>{(scratch / "bomf-search-dead01").string(),
+                                               (scratch / "bomf-search-reuse1").string()}));
+  std::vector<std::string> expected = {"bomf-search-file01",
+                                       "bomf-search-junk01",
+                                       "bomf-search-noown1",
+                                       "bomf-search-other1",
+                                       "bomf-search-space1",
+                                       "worker-0",
+                                       fs::path(running.path()).filename().string()};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(names_in(scratch), expected);
 }
 
 TEST(FormatDelta, WritesSeventeenSignificantDigits) {

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -162,6 +163,7 @@ TEST_F(SearchCommand, PythonEvaluatorEndToEndAndAfterKill9) {
   const std::size_t log_before = lines_of(killed_log).size();
   const BomfRun rerun = run_bomf(killed_command);
   ASSERT_EQ(rerun.status(), 0) << rerun.err();
+  EXPECT_FALSE(fs::exists(path("killed/scratch"))) << "the killed run's scratch is removed";
   const std::vector<nlohmann::json> after = evaluation_records(path("killed/journal.jsonl"));
   // Nothing lost: the first run's records are still there, first, unchanged.
   ASSERT_GE(after.size(), before.size());
@@ -304,11 +306,16 @@ TEST_F(SearchCommand, CppEvaluatorEndToEnd) {
 TEST_F(SearchCommand, FailuresAndTimeoutsAreJournaledAndTheSearchGoesOn) {
   const auto members = tiny_members(dir_, 3);
   const std::string evaluate = "sh " + q(shell_evaluator(dir_)) + " {delta}";
-  const std::string common = "search" + joined(members) + kShellObjectives +
-                             " --evaluator-fuses -q --baselines none --evaluate " + q(evaluate);
-  const BomfRun r =
-      run_bomf(common + " --num-iterations 2 --max-failures 100 --timeout 1 -o " + q(path("out")),
-               120s, {{"FAIL", "1"}, {"HANG", "1"}});
+  const std::string common = " --evaluator-fuses -q --baselines none";
+  // Member 1 always fails and member 2 always times out (besides the FAIL and HANG regions the
+  // design may hit): both kinds of failure happen, whatever δ the search proposes.
+  const std::string failing =
+      "case {delta} in 1,0,0) echo boom at {delta} >&2; exit 3;; 0,1,0) sleep 60;; esac; " +
+      evaluate;
+  const BomfRun r = run_bomf("search" + joined(members) + kShellObjectives + common +
+                                 " --num-iterations 2 --max-failures 100 --timeout 1 -o " +
+                                 q(path("out")) + " --evaluate " + q(failing),
+                             120s, {{"FAIL", "1"}, {"HANG", "1"}});
   ASSERT_EQ(r.status(), 0) << r.err();
   int failed = 0;
   int timed_out = 0;
@@ -325,16 +332,84 @@ TEST_F(SearchCommand, FailuresAndTimeoutsAreJournaledAndTheSearchGoesOn) {
       EXPECT_NE(error.find("timed out after"), std::string::npos) << error;
     }
   }
-  EXPECT_GE(failed + timed_out, 1) << "the design should hit the failing region";
+  EXPECT_GE(failed, 1) << "member 1 fails";
+  EXPECT_GE(timed_out, 1) << "member 2 times out";
   EXPECT_NE(read_bytes(path("out/report.md")).find("## Failed evaluations"), std::string::npos);
 
   const BomfRun stopped =
-      run_bomf(common + " --max-failures 0 -o " + q(path("stopped")), 120s, {{"FAIL", "1"}});
+      run_bomf("search" + joined(members) + kShellObjectives + common + " --max-failures 0 -o " +
+                   q(path("stopped")) + " --evaluate " + q(evaluate),
+               120s, {{"FAIL", "1"}});
   EXPECT_EQ(stopped.status(), 3) << stopped.err();
   EXPECT_NE(stopped.err().find("the search stopped"), std::string::npos) << stopped.err();
   EXPECT_NE(stopped.err().find("max_failures"), std::string::npos) << stopped.err();
   EXPECT_TRUE(fs::exists(path("stopped/report.md")));
   EXPECT_FALSE(fs::exists(path("stopped/fused.safetensors")));
+}
+
+// Two searches given one --scratch directory, run at once: each writes its fused checkpoints in
+// a directory of its own (bomf-search-XXXXXX), so neither deletes or overwrites the other's —
+// each evaluator finds, during all its run, the checkpoint fused from its own search's members
+// and the marker it left in its slot; the user's own worker-0 folder there is left alone, and
+// at the end nothing of bomf's is left in the directory.
+TEST_F(SearchCommand, SearchesSharingAScratchDirectoryKeepToTheirOwn) {
+  const std::string scratch = path("shared scratch");
+  fs::create_directories(scratch + "/worker-0");
+  write_bytes(scratch + "/worker-0/notes.txt", "the user's own");
+  const std::string check = path("check.sh");
+  // TAG WEIGHTS SLOT DELTA LOG: the members' tensor is named TAG, so their fused checkpoint holds
+  // it (in the safetensors header); it must stay there, unchanged, while the evaluator runs.
+  write_bytes(check, R"SH(#!/bin/sh
+tag=$1; weights=$2; slot=$3; delta=$4
+echo "$weights" >> "$5"
+grep -q "$tag" "$weights" || { echo "'$weights' is not $tag's checkpoint" >&2; exit 1; }
+sum=$(cksum < "$weights")
+echo "$tag" > "$slot/marker"
+sleep 0.7
+[ "$(cat "$slot/marker" 2>/dev/null)" = "$tag" ] || { echo "slot '$slot' was taken over" >&2; exit 1; }
+[ "$(cksum < "$weights" 2>/dev/null)" = "$sum" ] || { echo "'$weights' was changed" >&2; exit 1; }
+exec sh "$6" "$delta"
+)SH");
+  const std::string evaluator = shell_evaluator(dir_);
+  cli::ProcessPool background;
+  std::map<cli::ProcessPool::Id, std::string> tags;
+  for (const std::string tag : {"alpha_tensor", "bravo_tensor"}) {
+    fs::create_directories(path(tag));
+    const auto members = tiny_members(path(tag), 2, tag);
+    cli::ProcessSpec spec;
+    spec.command = q(BOMF_EXECUTABLE) + " search" + joined(members) + kShellObjectives +
+                   " -q --baselines none --num-initial 2 --num-iterations 2 --parallel 2" +
+                   " --scratch " + q(scratch) + " -o " + q(path(tag + "_out")) + " --evaluate " +
+                   q("sh " + q(check) + " " + tag + " {weights} {scratch} {delta} " +
+                     q(path(tag + ".log")) + " " + q(evaluator));
+    spec.timeout = 120s;
+    tags[background.start(spec)] = tag;
+  }
+  std::map<std::string, std::set<std::string>> run_directories;
+  for (int finished = 0; finished < 2;) {
+    for (const auto& [id, r] : background.wait()) {
+      ++finished;
+      const std::string& tag = tags.at(id);
+      EXPECT_TRUE(r.ok()) << tag << ": " << r.describe() << "\n" << r.stderr_tail;
+      const auto records = evaluation_records(path(tag + "_out/journal.jsonl"));
+      EXPECT_EQ(records.size(), 6u) << tag;
+      for (const auto& record : records) {
+        EXPECT_EQ(record["status"], "ok") << tag << ": " << record.dump();
+      }
+      for (const std::string& weights : lines_of(path(tag + ".log"))) {
+        const fs::path relative = fs::path(weights).lexically_relative(scratch);
+        ASSERT_EQ(std::distance(relative.begin(), relative.end()), 3) << weights;
+        EXPECT_EQ(relative.begin()->string().rfind("bomf-search-", 0), 0u) << weights;
+        run_directories[tag].insert(relative.begin()->string());
+      }
+    }
+  }
+  ASSERT_EQ(run_directories["alpha_tensor"].size(), 1u);
+  ASSERT_EQ(run_directories["bravo_tensor"].size(), 1u);
+  EXPECT_NE(*run_directories["alpha_tensor"].begin(), *run_directories["bravo_tensor"].begin());
+  EXPECT_EQ(snapshot(scratch), (std::map<std::string, std::string>{
+                                   {"worker-0/", ""}, {"worker-0/notes.txt", "the user's own"}}))
+      << "only the user's folder is left";
 }
 
 // A journal belongs to one search: another evaluator command (or other members) on it is refused,
@@ -398,12 +473,123 @@ TEST_F(SearchCommand, InterruptStopsTheEvaluatorsAndARerunFinishes) {
     EXPECT_TRUE(not_running(evaluator)) << "evaluator " << evaluator;
   }
   EXPECT_TRUE(evaluation_records(path("out/journal.jsonl")).empty());
-  EXPECT_FALSE(fs::exists(path("out/scratch/worker-0")));
-  EXPECT_FALSE(fs::exists(path("out/scratch/worker-1")));
+  EXPECT_FALSE(fs::exists(path("out/scratch"))) << "the slots and the search's scratch removed";
 
   const BomfRun rerun = run_bomf(command);
   ASSERT_EQ(rerun.status(), 0) << rerun.err();
   EXPECT_EQ(evaluation_records(path("out/journal.jsonl")).size(), 4u);
+}
+
+// A search killed with SIGKILL leaves its bomf-search-XXXXXX directory (and nothing else) in the
+// scratch directory; the next search there removes it, its process being gone.
+TEST_F(SearchCommand, TheNextSearchRemovesTheScratchOfAKilledOne) {
+  const auto members = tiny_members(dir_, 2);
+  fs::create_directories(path("scratch/worker-0"));
+  write_bytes(path("scratch/worker-0/notes.txt"), "the user's own");
+  const std::string command =
+      "search" + joined(members) + kShellObjectives +
+      " -q --baselines none --num-initial 0 --num-iterations 0 --scratch " + q(path("scratch")) +
+      " -o " + q(path("out")) + " --evaluate " +
+      q("test -f {weights} && sh " + q(shell_evaluator(dir_)) + " {delta}") + " --worker-env " +
+      q("SLOT={weights}");
+  cli::ProcessPool background;
+  cli::ProcessSpec spec;
+  spec.command = q(BOMF_EXECUTABLE) + " " + command;
+  spec.environment = {{"SLEEP", "60"}, {"LOG", path("calls.log")}};
+  spec.timeout = 60s;
+  const auto id = background.start(spec);
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  while (lines_of(path("calls.log")).empty()) {
+    ASSERT_LT(std::chrono::steady_clock::now(), until);
+    const auto ended = background.wait(std::chrono::milliseconds(50));
+    ASSERT_TRUE(ended.empty()) << ended.front().second.describe() << "\n"
+                               << ended.front().second.stderr_tail;
+  }
+  background.cancel(id);  // SIGKILL to bomf (its evaluator, in a group of its own, goes on)
+  const std::string line = lines_of(path("calls.log")).front();
+  const pid_t evaluator = std::stoi(line.substr(line.rfind(' ') + 1));
+  ::kill(-::getpgid(evaluator), SIGKILL);
+  std::vector<std::string> left;
+  for (const auto& entry : fs::directory_iterator(path("scratch"))) {
+    left.push_back(entry.path().filename().string());
+  }
+  std::sort(left.begin(), left.end());
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_EQ(left[0].rfind("bomf-search-", 0), 0u) << left[0];
+  EXPECT_EQ(left[1], "worker-0");
+  EXPECT_NE(line.find(path("scratch/" + left[0] + "/worker-0/")), std::string::npos) << line;
+
+  const BomfRun rerun = run_bomf(command);
+  ASSERT_EQ(rerun.status(), 0) << rerun.err();
+  EXPECT_EQ(evaluation_records(path("out/journal.jsonl")).size(), 2u);
+  EXPECT_EQ(snapshot(path("scratch")),
+            (std::map<std::string, std::string>{{"worker-0/", ""},
+                                                {"worker-0/notes.txt", "the user's own"}}));
+}
+
+// SIGTERM and SIGHUP stop a search as SIGINT does: the evaluators killed, status 130, nothing of
+// bomf's left in the scratch directory (a shared one, holding the user's files, here).
+TEST_F(SearchCommand, TerminateAndHangupStopTheSearchWithStatus130) {
+  const auto members = tiny_members(dir_, 2);
+  const std::string evaluate = "sh " + q(shell_evaluator(dir_)) + " {delta}";
+  fs::create_directories(path("scratch"));
+  write_bytes(path("scratch/notes.txt"), "the user's own");
+  for (const int signal : {SIGTERM, SIGHUP}) {
+    const std::string name = std::to_string(signal);
+    cli::ProcessPool background;
+    cli::ProcessSpec spec;
+    spec.command = "echo $$ > " + q(path("pid" + name)) + "; exec " + q(BOMF_EXECUTABLE) +
+                   " search" + joined(members) + kShellObjectives +
+                   " --evaluator-fuses -q --baselines none --parallel 2 --scratch " +
+                   q(path("scratch")) + " -o " + q(path("out" + name)) + " --evaluate " +
+                   q(evaluate);
+    spec.environment = {{"SLEEP", "60"}, {"LOG", path("calls" + name + ".log")}};
+    spec.timeout = 60s;
+    background.start(spec);
+    const auto until = std::chrono::steady_clock::now() + 60s;
+    while (lines_of(path("calls" + name + ".log")).size() < 2) {
+      ASSERT_LT(std::chrono::steady_clock::now(), until) << name;
+      std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_EQ(::kill(std::stoi(read_bytes(path("pid" + name))), signal), 0);
+    std::vector<std::pair<cli::ProcessPool::Id, cli::ProcessResult>> done;
+    while (done.empty()) {
+      done = background.wait();
+    }
+    const cli::ProcessResult& r = done.front().second;
+    EXPECT_EQ(r.termination, cli::ProcessResult::Termination::exited) << name;
+    EXPECT_EQ(r.exit_code, 130) << name << "\n" << r.stderr_tail;
+    EXPECT_NE(r.stderr_tail.find("interrupted by signal " + name), std::string::npos)
+        << r.stderr_tail;
+    EXPECT_LT(r.seconds, 30.0) << "the evaluators were not waited for";
+    for (const std::string& line : lines_of(path("calls" + name + ".log"))) {
+      EXPECT_TRUE(not_running(std::stoi(line.substr(line.rfind(' ') + 1)))) << line;
+    }
+    EXPECT_EQ(snapshot(path("scratch")),
+              (std::map<std::string, std::string>{{"notes.txt", "the user's own"}}))
+        << name;
+  }
+}
+
+// `bomf search --help` and `bomf report --help`: status 0, every main option described.
+TEST(BomfHelp, SearchAndReportDescribeTheirOptions) {
+  const BomfRun search = run_bomf("search --help", 30s);
+  EXPECT_EQ(search.status(), 0) << search.err();
+  for (const char* option :
+       {"members",        "--evaluate",    "--evaluator-fuses", "--objective",
+        "--objectives",   "--output",      "--journal",         "--scratch",
+        "--keep-scratch", "--parallel",    "--worker-env",      "--timeout",
+        "--seed",         "--num-initial", "--num-iterations",  "--max-failures",
+        "--baselines",    "--selection",   "--quiet",           "{weights}",
+        "bomf-search-"}) {
+    EXPECT_NE(search.out().find(option), std::string::npos) << option << "\n" << search.out();
+  }
+  const BomfRun report = run_bomf("report --help", 30s);
+  EXPECT_EQ(report.status(), 0) << report.err();
+  for (const char* option : {"journal", "--output", "--selection", "--selection-metric",
+                             "--selection-weights", "--baseline-metric"}) {
+    EXPECT_NE(report.out().find(option), std::string::npos) << option << "\n" << report.out();
+  }
 }
 
 // Every wrong command line: status 2, a message naming the option and what is expected, and

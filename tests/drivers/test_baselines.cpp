@@ -72,6 +72,56 @@ TEST(Baselines, GreedySwaAddsMembersInMetricOrderOnlyWhenTheSoupDoesNotGetWorse)
   EXPECT_EQ(table.calls, 8);
 }
 
+TEST(Baselines, ProgressCallbacksReportEveryStep) {
+  // Greedy SWA: one call per candidate soup (N − 1), with its metric and whether it joined.
+  TableProblem table;
+  table.accuracy = {{{0}, 0.7},     {{1}, 0.5},     {{2}, 0.8},        {{3}, 0.6},
+                    {{0, 2}, 0.79}, {{2, 3}, 0.85}, {{1, 2, 3}, 0.85}, {{0, 1, 2, 3}, 0.6}};
+  auto problem = bomf::make_fusion_problem(4, two_metrics(), std::ref(table));
+  bomf::FusionEvaluator evaluator(problem);
+  std::vector<bomf::BaselineProgress> greedy_steps;
+  bomf::GreedySwaOptions greedy;
+  greedy.progress = [&](const bomf::BaselineProgress& p) { greedy_steps.push_back(p); };
+  (void)bomf::greedy_swa(evaluator, greedy);
+  ASSERT_EQ(greedy_steps.size(), 3u);
+  const double values[] = {0.79, 0.85, 0.85};
+  const bool accepted[] = {false, true, true};
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(greedy_steps[i].step, static_cast<int>(i) + 1);
+    EXPECT_EQ(greedy_steps[i].total, 3);
+    EXPECT_DOUBLE_EQ(greedy_steps[i].value, values[i]) << i;
+    EXPECT_EQ(greedy_steps[i].accepted, accepted[i]) << i;
+  }
+
+  // Learned SWA: one call per gradient step, with that step's loss, which decreases here.
+  const VectorXd target{{0.7, 0.2, 0.1, 0.0}};
+  auto smooth = bomf::make_fusion_problem(
+      4, two_metrics(),
+      [&](const VectorXd& d) {
+        FusionEvaluation e;
+        e.loss = (d - target).squaredNorm();
+        e.metrics = VectorXd{{1.0 - e.loss, e.loss}};
+        return e;
+      },
+      [&](const VectorXd& d, VectorXd& g) {
+        g = 2.0 * (d - target);
+        return (d - target).squaredNorm();
+      });
+  std::vector<bomf::BaselineProgress> learned_steps;
+  bomf::LearnedSwaOptions learned;
+  learned.steps = 20;
+  learned.progress = [&](const bomf::BaselineProgress& p) { learned_steps.push_back(p); };
+  (void)bomf::learned_swa(smooth, learned);
+  ASSERT_EQ(learned_steps.size(), 20u);
+  const double uniform_loss = (VectorXd::Constant(4, 0.25) - target).squaredNorm();
+  EXPECT_NEAR(learned_steps.front().value, uniform_loss, 1e-15);  // step 1 starts at θ = 0
+  for (std::size_t i = 0; i < learned_steps.size(); ++i) {
+    EXPECT_EQ(learned_steps[i].step, static_cast<int>(i) + 1);
+    EXPECT_EQ(learned_steps[i].total, 20);
+  }
+  EXPECT_LT(learned_steps.back().value, learned_steps.front().value);
+}
+
 TEST(Baselines, BestMemberByMetricOrByNormalizedSum) {
   // Member 0: best accuracy, bad error; member 1: slightly lower accuracy, much lower error.
   const std::vector<std::pair<double, double>> values = {{0.90, 0.30}, {0.88, 0.10}, {0.70, 0.05}};

@@ -206,7 +206,9 @@ TEST(HyperparameterSearch, RunNumbersAreTheCallersOrTheNextFree) {
       search.observe(c, bomf_test::synthetic_trajectory(c), 1.0, bad);
       ADD_FAILURE() << "run_index " << bad << " accepted";
     } catch (const bomf::invalid_argument& e) {
-      EXPECT_NE(std::string(e.what()).find("run_index " + std::string(bad == 1 ? "1 is already" : "is -2")), std::string::npos)
+      EXPECT_NE(std::string(e.what()).find("run_index " +
+                                           std::string(bad == 1 ? "1 is already" : "is -2")),
+                std::string::npos)
           << e.what();
     }
   }
@@ -217,7 +219,8 @@ TEST(HyperparameterSearch, RunNumbersAreTheCallersOrTheNextFree) {
   EXPECT_EQ(trace[0].run_index, 1);
   EXPECT_EQ(trace[1].run_index, 0);
   EXPECT_EQ(trace[2].run_index, 2);
-  EXPECT_EQ(search.result().run_index, trace[static_cast<std::size_t>(search.summary().best_index)].run_index);
+  EXPECT_EQ(search.result().run_index,
+            trace[static_cast<std::size_t>(search.summary().best_index)].run_index);
 }
 
 TEST(HyperparameterSearch, FailedRunsDoNotCountAsData) {

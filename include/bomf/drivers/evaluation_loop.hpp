@@ -218,8 +218,9 @@ fusion_workers(const std::vector<FusionProblem*>& problems) {
 
 /// Worker functions training with `problems` (one per worker). Each run gets a TrainingContext
 /// whose run_index is the evaluation's id — the run number: runs are numbered in the order they
-/// start, after every run the journal holds (HyperparameterIteration::run_index) — and which collects
-/// members when `collect_members` (HyperparameterSearchOptions::collect_members_during_search).
+/// start, after every run the journal holds (HyperparameterIteration::run_index) — and which
+/// collects members when `collect_members`
+/// (HyperparameterSearchOptions::collect_members_during_search).
 inline std::vector<std::function<TrainingTrajectory(std::uint64_t, const Hyperparameters&)>>
 training_workers(const std::vector<TrainingProblem*>& problems, bool collect_members = false,
                  const MemberSelectionOptions& members = {}) {
