@@ -13,13 +13,13 @@
 #include <random>
 #include <vector>
 
-#include "support/acqopt_problems.hpp"
 #include "bomf/acquisition/q_log_nehvi.hpp"
 #include "bomf/gp/fit_gp.hpp"
 #include "bomf/gp/matern52_kernel.hpp"
 #include "bomf/gp/rbf_kernel.hpp"
 #include "bomf/optim/maximize_on_simplex.hpp"
 #include "bomf/optim/simplex.hpp"
+#include "support/acqopt_problems.hpp"
 
 namespace {
 

@@ -43,7 +43,6 @@
 #include <tuple>
 #include <vector>
 
-#include "support/acqopt_problems.hpp"
 #include "acquisition_optimization/botorch_side.hpp"
 #include "bomf/acquisition/q_log_nehvi.hpp"
 #include "bomf/gp/fit_gp.hpp"
@@ -54,6 +53,7 @@
 #include "bomf/optim/search_space.hpp"
 #include "bomf/optim/simplex.hpp"
 #include "bomf/sampling/sobol_sequence.hpp"
+#include "support/acqopt_problems.hpp"
 
 namespace {
 

@@ -8,9 +8,9 @@
 //                     the BO overhead against the time spent evaluating candidates;
 //   results.csv       one row per method: validation and test loss/accuracy/macro-F1, the
 //                     evaluations used and δ (no timings: identical across runs with one seed);
-//   fusion_trace.csv  one row per evaluation of the fusion search (proposal kind, δ, values, hypervolume);
-//   timings.csv       wall-clock and CPU seconds per stage;
-//   pareto.svg        left: validation loss vs macro-F1 of every evaluated δ, the Pareto front
+//   fusion_trace.csv  one row per evaluation of the fusion search (proposal kind, δ, values,
+//   hypervolume); timings.csv       wall-clock and CPU seconds per stage; pareto.svg        left:
+//   validation loss vs macro-F1 of every evaluated δ, the Pareto front
 //                     and every method marked; right: the hypervolume after each evaluation.
 //
 // and into the table printed on the terminal. Everything here is libtorch-free and

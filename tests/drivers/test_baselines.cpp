@@ -43,11 +43,37 @@ struct TableProblem {
   }
 };
 
-TEST(Baselines, GreedySwaAddsMembersInMetricOrderOnlyWhenTheSoupDoesNotGetWorse) {
-  // Member metrics: 2 best (0.8), then 0 (0.7), 3 (0.6), 1 (0.5).
+// Greedy SWA's table: member metrics 2 best (0.8), then 0 (0.7), 3 (0.6), 1 (0.5), and the soups
+// greedy_swa tries.
+TableProblem greedy_table() {
   TableProblem table;
   table.accuracy = {{{0}, 0.7},     {{1}, 0.5},     {{2}, 0.8},        {{3}, 0.6},
                     {{0, 2}, 0.79}, {{2, 3}, 0.85}, {{1, 2, 3}, 0.85}, {{0, 1, 2, 3}, 0.6}};
+  return table;
+}
+
+// loss = ‖δ − target‖² with its gradient (metrics 1 − loss and loss); counts evaluate calls in
+// `*evaluations` when given.
+auto squared_distance_problem(const VectorXd& target, int* evaluations = nullptr) {
+  return bomf::make_fusion_problem(
+      static_cast<int>(target.size()), two_metrics(),
+      [target, evaluations](const VectorXd& d) {
+        if (evaluations != nullptr)
+          ++*evaluations;
+        FusionEvaluation e;
+        e.loss = (d - target).squaredNorm();
+        e.metrics = VectorXd{{1.0 - e.loss, e.loss}};
+        return e;
+      },
+      [target](const VectorXd& d, VectorXd& g) {
+        g = 2.0 * (d - target);
+        return (d - target).squaredNorm();
+      });
+}
+
+TEST(Baselines, GreedySwaAddsMembersInMetricOrderOnlyWhenTheSoupDoesNotGetWorse) {
+  // Member metrics: 2 best (0.8), then 0 (0.7), 3 (0.6), 1 (0.5).
+  TableProblem table = greedy_table();
   auto problem = bomf::make_fusion_problem(4, two_metrics(), std::ref(table));
   bomf::FusionEvaluator evaluator(problem);
   const bomf::FusionResult greedy = bomf::greedy_swa(evaluator);
@@ -74,9 +100,7 @@ TEST(Baselines, GreedySwaAddsMembersInMetricOrderOnlyWhenTheSoupDoesNotGetWorse)
 
 TEST(Baselines, ProgressCallbacksReportEveryStep) {
   // Greedy SWA: one call per candidate soup (N − 1), with its metric and whether it joined.
-  TableProblem table;
-  table.accuracy = {{{0}, 0.7},     {{1}, 0.5},     {{2}, 0.8},        {{3}, 0.6},
-                    {{0, 2}, 0.79}, {{2, 3}, 0.85}, {{1, 2, 3}, 0.85}, {{0, 1, 2, 3}, 0.6}};
+  TableProblem table = greedy_table();
   auto problem = bomf::make_fusion_problem(4, two_metrics(), std::ref(table));
   bomf::FusionEvaluator evaluator(problem);
   std::vector<bomf::BaselineProgress> greedy_steps;
@@ -95,18 +119,7 @@ TEST(Baselines, ProgressCallbacksReportEveryStep) {
 
   // Learned SWA: one call per gradient step, with that step's loss, which decreases here.
   const VectorXd target{{0.7, 0.2, 0.1, 0.0}};
-  auto smooth = bomf::make_fusion_problem(
-      4, two_metrics(),
-      [&](const VectorXd& d) {
-        FusionEvaluation e;
-        e.loss = (d - target).squaredNorm();
-        e.metrics = VectorXd{{1.0 - e.loss, e.loss}};
-        return e;
-      },
-      [&](const VectorXd& d, VectorXd& g) {
-        g = 2.0 * (d - target);
-        return (d - target).squaredNorm();
-      });
+  auto smooth = squared_distance_problem(target);
   std::vector<bomf::BaselineProgress> learned_steps;
   bomf::LearnedSwaOptions learned;
   learned.steps = 20;
@@ -151,19 +164,7 @@ TEST(Baselines, BestMemberByMetricOrByNormalizedSum) {
 TEST(Baselines, LearnedSwaDescendsTheValidationLossThroughTheSoftmax) {
   const VectorXd target{{0.6, 0.3, 0.1, 0.0}};
   int evaluations = 0;
-  auto problem = bomf::make_fusion_problem(
-      4, two_metrics(),
-      [&](const VectorXd& d) {
-        ++evaluations;
-        FusionEvaluation e;
-        e.loss = (d - target).squaredNorm();
-        e.metrics = VectorXd{{1.0 - e.loss, e.loss}};
-        return e;
-      },
-      [&](const VectorXd& d, VectorXd& g) {
-        g = 2.0 * (d - target);
-        return (d - target).squaredNorm();
-      });
+  auto problem = squared_distance_problem(target, &evaluations);
   bomf::LearnedSwaOptions options;
   options.steps = 300;
   const bomf::FusionResult learned = bomf::learned_swa(problem, options);

@@ -27,7 +27,9 @@ using bomf::test::fast_fusion_options;
 using bomf::test::TrajectoryMembersProblem;
 using Eigen::VectorXd;
 
-bool is_vertex(const VectorXd& delta) { return delta.maxCoeff() == 1.0; }
+bool is_vertex(const VectorXd& delta) {
+  return delta.maxCoeff() == 1.0;
+}
 
 TEST(FusionMethod, TheDefaultReferencePointSeesFusedModelsWhenMembersDisagree) {
   TrajectoryMembersProblem problem(5);
@@ -243,7 +245,8 @@ TEST(NormalizationRounding, WorstMemberAnchorsMoveOutwardToTheGridStrictly) {
   const Eigen::MatrixXd members{{0.41, 0.8734}, {0.52, 0.91}};
   bomf::NormalizationOptions none;
   none.anchor_grid = 0.0;
-  EXPECT_EQ(bomf::Normalization::from_members(o, members, none).anchor(), (VectorXd{{0.52, 0.8734}}));
+  EXPECT_EQ(bomf::Normalization::from_members(o, members, none).anchor(),
+            (VectorXd{{0.52, 0.8734}}));
   const bomf::Normalization paper = bomf::Normalization::from_members(o, members);
   EXPECT_EQ(paper.anchor(), (VectorXd{{0.6, 0.87}}));
   bomf::NormalizationOptions best;

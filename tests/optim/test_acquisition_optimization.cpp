@@ -18,7 +18,6 @@
 #include <string>
 #include <vector>
 
-#include "support/acqopt_problems.hpp"
 #include "bomf/acquisition/q_log_nehvi.hpp"
 #include "bomf/gp/exact_gp.hpp"
 #include "bomf/gp/fit_gp.hpp"
@@ -28,6 +27,7 @@
 #include "bomf/optim/maximize_on_simplex.hpp"
 #include "bomf/optim/search_space.hpp"
 #include "bomf/optim/simplex.hpp"
+#include "support/acqopt_problems.hpp"
 #include "support/reference.hpp"
 
 namespace {

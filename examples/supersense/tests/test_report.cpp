@@ -14,21 +14,14 @@
 
 #include "progress.hpp"
 #include "report.hpp"
+#include "text_files.hpp"
 
 namespace supersense {
 namespace {
 
 constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
 
-std::vector<std::string> split(const std::string& s, char separator) {
-  std::vector<std::string> parts;
-  std::string part;
-  std::istringstream in(s);
-  while (std::getline(in, part, separator)) {
-    parts.push_back(part);
-  }
-  return parts;
-}
+using supersense::test::split;
 
 std::size_t count(const std::string& haystack, const std::string& needle) {
   std::size_t n = 0;

@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "text_files.hpp"
+
 #ifndef BOMF_EXECUTABLE
 #error "BOMF_EXECUTABLE must name the bomf executable"
 #endif
@@ -34,22 +36,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-std::vector<std::string> split(const std::string& s, char separator) {
-  std::vector<std::string> parts;
-  std::string part;
-  std::istringstream in(s);
-  while (std::getline(in, part, separator)) {
-    parts.push_back(part);
-  }
-  return parts;
-}
+using supersense::test::read_file;
+using supersense::test::split;
 
 /// Single-quoted for /bin/sh.
 std::string q(const std::string& s) {

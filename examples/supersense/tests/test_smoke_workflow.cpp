@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "text_files.hpp"
+
 #ifndef BOMF_SUPERSENSE_BINARY
 #error "BOMF_SUPERSENSE_BINARY must name the bomf_supersense executable"
 #endif
@@ -30,22 +32,8 @@
 
 namespace {
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-std::vector<std::string> split(const std::string& s, char separator) {
-  std::vector<std::string> parts;
-  std::string part;
-  std::istringstream in(s);
-  while (std::getline(in, part, separator)) {
-    parts.push_back(part);
-  }
-  return parts;
-}
+using supersense::test::read_file;
+using supersense::test::split;
 
 std::string tail(const std::string& s, std::size_t n = 4000) {
   return s.size() <= n ? s : "…" + s.substr(s.size() - n);
