@@ -227,7 +227,9 @@ class BasicHyperparameterSearch {
   /// recorded (replayed runs included), 0 for a new search. Runs in flight when a process died
   /// were never recorded, so their numbers are given again after a resume (their checkpoints
   /// are overwritten, never mistaken for a recorded run's).
-  [[nodiscard]] int next_run_index() const noexcept { return next_run_index_; }
+  [[nodiscard]] int next_run_index() const noexcept {
+    return static_cast<int>(run_index_used_.size());
+  }
 
   /// Completed runs (replayed ones included).
   [[nodiscard]] int num_completed() const noexcept {
@@ -297,6 +299,10 @@ class BasicHyperparameterSearch {
   };
 
   int resolved_run_index(int run_index, const char* where) const;
+  [[nodiscard]] bool is_run_index_used(long long run_index) const {
+    return run_index >= 0 && static_cast<std::size_t>(run_index) < run_index_used_.size() &&
+           run_index_used_[static_cast<std::size_t>(run_index)];
+  }
   std::vector<double> checked_setting(const Hyperparameters& h, const char* where) const;
   [[nodiscard]] bool is_taken(const std::vector<double>& setting) const;
   [[nodiscard]] std::vector<double> quasi_random_setting(std::uint64_t k) const;
@@ -320,8 +326,8 @@ class BasicHyperparameterSearch {
   std::vector<std::vector<double>> taken_;  // every completed setting (ok or failed)
   std::vector<Pending> pending_;
   HyperparameterSummary summary_;
-  std::vector<bool> run_index_used_;  ///< by run number
-  int next_run_index_ = 0;
+  /// By run number, up to the largest recorded (its size is next_run_index()).
+  std::vector<bool> run_index_used_;
   HyperparameterSearchResult best_;
   std::string last_error_;
 };

@@ -165,12 +165,10 @@ void BasicHyperparameterSearch<Kernel>::observe_failure(const Hyperparameters& h
 template <class Kernel>
 int BasicHyperparameterSearch<Kernel>::resolved_run_index(int run_index, const char* where) const {
   if (run_index == -1)
-    return next_run_index_;
+    return next_run_index();
   detail::require(run_index >= 0, where, "run_index is ", run_index,
                   ", expected -1 (the next run number) or a run number >= 0");
-  detail::require(static_cast<std::size_t>(run_index) >= run_index_used_.size() ||
-                      !run_index_used_[static_cast<std::size_t>(run_index)],
-                  where, "run_index ", run_index,
+  detail::require(!is_run_index_used(run_index), where, "run_index ", run_index,
                   " is already recorded (each run has its own number)");
   return run_index;
 }
@@ -389,8 +387,7 @@ void BasicHyperparameterSearch<Kernel>::replay(const nlohmann::json& r, std::siz
       number == r.end() ? static_cast<long long>(i) : in.integer(*number, "run");
   if (run_number < 0 || run_number > std::numeric_limits<int>::max())
     in.fail(detail::concat("'run' is ", run_number, ", expected a run number >= 0"));
-  if (static_cast<std::size_t>(run_number) < run_index_used_.size() &&
-      run_index_used_[static_cast<std::size_t>(run_number)])
+  if (is_run_index_used(run_number))
     in.fail(detail::concat("'run' is ", run_number, ", the number of an earlier run"));
   run.run_index = static_cast<int>(run_number);
   const Eigen::VectorXd setting = in.vector(in.field("setting"), "setting", space_->size());
@@ -438,7 +435,6 @@ void BasicHyperparameterSearch<Kernel>::apply(Run run, bool replayed) {
   if (static_cast<std::size_t>(run.run_index) >= run_index_used_.size())
     run_index_used_.resize(static_cast<std::size_t>(run.run_index) + 1, false);
   run_index_used_[static_cast<std::size_t>(run.run_index)] = true;
-  next_run_index_ = std::max(next_run_index_, run.run_index + 1);
   it.hyperparameters = Hyperparameters(space_, run.setting);
   it.proposal = run.kind;
   it.ok = run.ok;
