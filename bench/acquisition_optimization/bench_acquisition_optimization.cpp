@@ -4,7 +4,8 @@
 //
 // BM_MoboIterationQLogNehvi/m/n/threads — BoTorch's timing setting (the anchor's
 //   bench_mobo.one_iteration): d = N = 15, m objectives, n observations, one Matérn-5/2 GP per
-//   objective fitted with BoTorch ≤ 0.11's priors from one L-BFGS-B start (as fit_gpytorch_mll),
+//   objective fitted with BoTorch ≤ 0.11's priors from one L-BFGS-B start with scipy's memory of
+//   10 correction pairs (as fit_gpytorch_mll),
 //   qLogNEHVI with 128 QMC samples and baseline pruning, 10 restarts from 512 raw samples. bomf's
 //   data: n Sobol points on the 15-simplex, f_k(x) = exp(−‖x − a_k‖²/0.1) + N(0, 0.005²) with
 //   a_k fixed Dirichlet(1) points (seed 2024 + m); bomf maximizes on the simplex
@@ -73,7 +74,8 @@ double process_cpu_seconds() {
 bomf::GpFitOptions fit_options(int threads) {
   bomf::GpFitOptions fit;
   fit.priors = bomf::GpPriors::botorch_legacy();
-  fit.num_starts = 1;  // as BoTorch's fit_gpytorch_mll (one L-BFGS-B run)
+  fit.num_starts = 1;     // as BoTorch's fit_gpytorch_mll (one L-BFGS-B run)
+  fit.lbfgs_memory = 10;  // as its scipy L-BFGS-B (maxcor = 10)
   fit.num_threads = threads;
   return fit;
 }

@@ -356,6 +356,34 @@ TEST(FusionJournal, JournalsOfOtherRunsAreRefused) {
   FusionSearchOptions retuned = journal_options(journal);
   retuned.gp.gradient_tolerance = 1e-4;
   EXPECT_MESSAGE(message_of([&] { bomf::solve(retuned, problem); }), "other settings: 'gp'");
+  // The L-BFGS-B memory is recorded only when it is not the default (journals written before it
+  // existed have the default): a journal of the default refuses another memory, and the other
+  // way round.
+  int gp_records = 0;
+  for (const std::string& line : read_lines(journal)) {
+    const nlohmann::json record = nlohmann::json::parse(line);
+    if (record.contains("gp")) {
+      ++gp_records;
+      EXPECT_FALSE(record["gp"].contains("lbfgs_memory")) << line;
+    }
+  }
+  EXPECT_EQ(gp_records, 1);
+  retuned = journal_options(journal);
+  retuned.gp.lbfgs_memory = 10;
+  EXPECT_MESSAGE(message_of([&] { bomf::solve(retuned, problem); }), "other settings: 'gp'");
+  {
+    const std::string journal10 = temp_file("memory10.journal");
+    std::remove(journal10.c_str());
+    FusionSearchOptions memory10 = journal_options(journal10);
+    memory10.gp.lbfgs_memory = 10;
+    DisagreeingProblem first(3);
+    bomf::solve(memory10, first);
+    DisagreeingProblem again(3);
+    EXPECT_NO_THROW(bomf::solve(memory10, again));
+    EXPECT_EQ(again.calls, 0);
+    EXPECT_MESSAGE(message_of([&] { bomf::solve(journal_options(journal10), problem); }),
+                   "other settings: 'gp'");
+  }
   retuned = journal_options(journal);
   retuned.acquisition_optimizer.refine.value_tolerance = 1e-9;
   EXPECT_MESSAGE(message_of([&] { bomf::solve(retuned, problem); }),

@@ -348,6 +348,32 @@ TEST(ExactGp, ExtremeButFiniteInputsGiveFiniteAnswersOrClearErrors) {
   options.relative_tolerance = -1.0;
   msg = message_of([&] { bomf::fit_gp<bomf::Matern52Kernel>(data.x, data.y, options); });
   EXPECT_NE(msg.find("options.relative_tolerance is -1"), std::string::npos) << msg;
+  options = bomf::GpFitOptions();
+  options.lbfgs_memory = 0;
+  msg = message_of([&] { bomf::fit_gp<bomf::Matern52Kernel>(data.x, data.y, options); });
+  EXPECT_NE(msg.find("options.lbfgs_memory is 0, expected ≥ 1"), std::string::npos) << msg;
+}
+
+TEST(FitGp, TheLbfgsMemoryChangesThePathNotTheOptimum) {
+  // BoTorch's fit (scipy's L-BFGS-B) keeps 10 correction pairs, LBFGSpp's default and ours 6:
+  // on data with 8 lengthscales both reach the same MAP point; the iterations differ.
+  const Data data = make_data(40, 8, 3);
+  bomf::GpFitOptions options;
+  options.priors = bomf::GpPriors::botorch_legacy();
+  options.num_starts = 1;
+  EXPECT_EQ(options.lbfgs_memory, 6);
+  bomf::GpFitSummary six;
+  const auto a = bomf::fit_gp<bomf::Matern52Kernel>(data.x, data.y, options, &six);
+  options.lbfgs_memory = 10;
+  bomf::GpFitSummary ten;
+  const auto b = bomf::fit_gp<bomf::Matern52Kernel>(data.x, data.y, options, &ten);
+  EXPECT_NEAR(six.mll.value, ten.mll.value, 1e-8);
+  EXPECT_LT((a.hyperparameters().lengthscales.array().log() -
+             b.hyperparameters().lengthscales.array().log())
+                .abs()
+                .maxCoeff(),
+            1e-3);
+  EXPECT_NE(six.iterations, ten.iterations);
 }
 
 TEST(FitGp, DeterministicGivenSeedAndMultiStartNeverWorse) {

@@ -15,6 +15,10 @@
 //   resume               one phase of a run resumed from a journal (any rank count, also 1)
 //   check-resume         (no MPI) the journal after the phases: complete, no completed
 //                        evaluation repeated by a later phase
+//   training-resume      one phase of stage 1 resumed from its journal (any rank count)
+//   check-training-resume (no MPI) stage 1's journal after the phases: every run once, numbered
+//                        0…7 without reuse, no journaled run trained again, nothing to train on
+//                        a sequential replay
 //
 // Each rank prints "FAIL: …" for each violated expectation (rank 0 checks most); every rank exits
 // 1 if any rank found one (the exit status of mpirun), 0 otherwise; an unexpected exception
@@ -32,6 +36,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -680,6 +685,95 @@ void check_resume(const Args& args) {
   }
 }
 
+// ---- stage 1 resumed --------------------------------------------------------------------
+
+/// One phase of stage 1 on <dir>/training-resume.jsonl, on however many ranks mpirun started;
+/// each rank writes its pid to <dir>/pid.<phase>.<rank> and logs its runs to tphase<phase>.
+void training_resume(const Args& args) {
+  const std::string dir = args.get("dir", ".");
+  const std::string phase = args.get("phase", "1");
+  std::ofstream(str(dir, "/pid.", phase, ".", rank_of_world())) << ::getpid() << "\n";
+  bomf::HyperparameterSummary summary;
+  const auto best = bomf::mpi::solve(
+      training_options(dir + "/training-resume.jsonl"), MPI_COMM_WORLD,
+      [&] {
+        return std::make_unique<RankTraining>(log_path(args, "tphase" + phase),
+                                              args.number("sleep-ms", 50));
+      },
+      &summary);
+  if (best) {
+    std::printf("stage 1 phase %s on %d ranks: %d runs, %d replayed, %s\n", phase.c_str(),
+                size_of_world(), summary.num_evaluations, summary.num_replayed,
+                bomf::to_string(summary.termination));
+  }
+}
+
+/// The run numbers of the complete "run" records of a stage-1 journal file, read as text (a
+/// torn last line, from a kill, is skipped).
+std::vector<long long> journaled_runs(const std::string& path) {
+  std::vector<long long> runs;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    const nlohmann::json record = nlohmann::json::parse(line, nullptr, false);
+    if (!record.is_discarded() && record.value("kind", "") == "run") {
+      runs.push_back(record.at("run").get<long long>());
+    }
+  }
+  return runs;
+}
+
+/// After the phases (no MPI): stage 1's journal holds the 8 runs, numbered 0…7 each once; no
+/// phase trained a run number that the journal held when the phase started (a journaled run is
+/// never trained again, and its number never reused), nor one number twice; a sequential search
+/// on the journal replays all 8 and trains nothing.
+void check_training_resume(const Args& args) {
+  const std::string dir = args.get("dir", ".");
+  const int phases = args.number("phases", 2);
+  const std::string journal = dir + "/training-resume.jsonl";
+  const std::vector<long long> runs = journaled_runs(journal);
+  expect(std::multiset<long long>(runs.begin(), runs.end()) ==
+             std::multiset<long long>{0, 1, 2, 3, 4, 5, 6, 7},
+         str("the journal holds runs 0…7 once each (", runs.size(), " records)"));
+  std::set<long long> trained;  // by any phase
+  for (int p = 1; p <= phases; ++p) {
+    std::set<long long> in_phase;
+    std::set<long long> before;
+    if (p > 1) {
+      for (const long long r : journaled_runs(str(dir, "/journal.before", p))) {
+        before.insert(r);
+      }
+    }
+    int count = 0;
+    for (const auto& [rank, lines] : read_logs(dir, str("tphase", p))) {
+      for (const LogLine& l : lines) {
+        if (l.kind != "t") {
+          continue;
+        }
+        ++count;
+        expect(before.count(l.extra) == 0,
+               str("phase ", p, " trained run ", l.extra, ", which the journal already held"));
+        // A number may come back in a later phase only for a run the kill lost before it was
+        // journaled (checked above), never twice in one phase.
+        expect(in_phase.insert(l.extra).second,
+               str("run number ", l.extra, " was trained twice in phase ", p));
+        trained.insert(l.extra);
+      }
+    }
+    std::printf("stage 1 phase %d: %d runs trained, %zu journaled before it\n", p, count,
+                before.size());
+  }
+  for (const long long r : runs) {
+    expect(trained.count(r) > 0, str("journaled run ", r, " was trained by some phase"));
+  }
+  RankTraining local(std::string(), 0);
+  bomf::HyperparameterSummary replayed;
+  bomf::solve(training_options(journal), local, &replayed);
+  expect(local.calls == 0 && replayed.num_replayed == 8,
+         str("a sequential replay trains nothing (", local.calls, " runs) and replays 8 (",
+             replayed.num_replayed, ")"));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -689,11 +783,15 @@ int main(int argc, char** argv) {
   }
   const std::string scenario = argv[1];
   const Args args(argc, argv);
-  if (scenario == "check-resume") {  // no MPI
+  if (scenario == "check-resume" || scenario == "check-training-resume") {  // no MPI
     try {
-      check_resume(args);
+      if (scenario == "check-resume") {
+        check_resume(args);
+      } else {
+        check_training_resume(args);
+      }
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "FAIL: check-resume: %s\n", e.what());
+      std::fprintf(stderr, "FAIL: %s: %s\n", scenario.c_str(), e.what());
       return 1;
     }
     return failures == 0 ? 0 : 1;
@@ -709,7 +807,8 @@ int main(int argc, char** argv) {
       {"too-many-failures", too_many_failures},
       {"mismatch", [](const Args& a) { refused(a, "mismatch"); }},
       {"factory-throws", [](const Args& a) { refused(a, "factory-throws"); }},
-      {"resume", resume}};
+      {"resume", resume},
+      {"training-resume", training_resume}};
   const auto it = scenarios.find(scenario);
   if (it == scenarios.end()) {
     std::fprintf(stderr, "unknown scenario '%s'\n", scenario.c_str());

@@ -37,18 +37,28 @@ gone() {
   [[ $state == Z ]]
 }
 
-# Starts phase 1 of a resume test on 3 ranks in the background (evaluations of 200 ms) and
-# returns once its journal holds $1 evaluations; sets mpirun_pid and rank_pids.
+runs_in() {  # stage-1 run records in a journal (0 before it exists)
+  local n
+  n=$(grep -c '"kind":"run"' "$1" 2>/dev/null) || true
+  echo "${n:-0}"
+}
+
+# Starts phase 1 of a resume test on 3 ranks in the background (evaluations or training runs of
+# 200 ms) and returns once its journal holds $1 records; sets mpirun_pid and rank_pids. Stage 2
+# (scenario resume) by default; `start_phase1_until N training` for stage 1.
 start_phase1_until() {
-  local journal=$work/resume.jsonl
-  "${launch[@]}" -np 3 "$program" resume --dir "$work" --phase 1 --sleep-ms 200 &
+  local scenario=resume journal=$work/resume.jsonl count=evaluations_in
+  if [[ ${2:-} == training ]]; then
+    scenario=training-resume journal=$work/training-resume.jsonl count=runs_in
+  fi
+  "${launch[@]}" -np 3 "$program" "$scenario" --dir "$work" --phase 1 --sleep-ms 200 &
   mpirun_pid=$!
   for _ in $(seq 600); do
-    (($(evaluations_in "$journal") >= $1)) && break
+    (($($count "$journal") >= $1)) && break
     kill -0 "$mpirun_pid" 2>/dev/null || { echo "phase 1 ended too early" >&2; exit 1; }
     sleep 0.05
   done
-  (($(evaluations_in "$journal") >= $1)) || { echo "phase 1 made no progress" >&2; exit 1; }
+  (($($count "$journal") >= $1)) || { echo "phase 1 made no progress" >&2; exit 1; }
   rank_pids=()
   for f in "$work"/pid.1.*; do rank_pids+=("$(cat "$f")"); done
 }
@@ -59,6 +69,21 @@ all_gone() {
     for _ in $(seq 200); do gone "$pid" && break; sleep 0.05; done
     gone "$pid" || { echo "process $pid is still running" >&2; exit 1; }
   done
+}
+
+# SIGKILLs rank $1 alone during phase 1 of the stage-2 resume scenario; the job must end by
+# itself (mpirun exits non-zero, no rank left), and the journal then resumes in one process.
+one_rank_dies() {
+  local journal=$work/resume.jsonl status=0
+  start_phase1_until 4
+  kill -KILL "$(cat "$work/pid.1.$1")"
+  wait "$mpirun_pid" || status=$?
+  ((status != 0)) || { echo "mpirun exited 0 after rank $1 was killed" >&2; exit 1; }
+  all_gone "${rank_pids[@]}"
+  echo "mpirun ended the job (status $status) with $(evaluations_in "$journal") evaluations journaled"
+  cp "$journal" "$work/journal.before2"
+  run 1 resume --phase 2
+  "$program" check-resume --dir "$work" --phases 2
 }
 
 case $test in
@@ -91,17 +116,25 @@ case $test in
   worker-dies)
     # Only worker rank 2 is SIGKILLed: MPI's default error handling must end the whole job by
     # itself (mpirun exits non-zero, no rank left), and the journal resumes in one process.
-    journal=$work/resume.jsonl
-    start_phase1_until 4
-    kill -KILL "$(cat "$work/pid.1.2")"
-    status=0
-    wait "$mpirun_pid" || status=$?
-    ((status != 0)) || { echo "mpirun exited 0 after a rank was killed" >&2; exit 1; }
-    all_gone "${rank_pids[@]}"
-    echo "mpirun ended the job (status $status) with $(evaluations_in "$journal") evaluations journaled"
+    one_rank_dies 2
+    ;;
+  search-rank-dies)
+    # The same with rank 0 (the search, the journal's writer): the workers do not wait for it
+    # forever.
+    one_rank_dies 0
+    ;;
+  training-kill-resume)
+    # Stage 1: phase 1 on 3 ranks (runs of 200 ms), SIGKILLed (mpirun and every rank at once)
+    # once the journal holds 3 runs; phase 2 resumes on 2 ranks and finishes the 8 runs.
+    journal=$work/training-resume.jsonl
+    start_phase1_until 3 training
+    kill -KILL "$mpirun_pid" "${rank_pids[@]}" 2>/dev/null || true
+    wait "$mpirun_pid" 2>/dev/null || true
+    all_gone "$mpirun_pid" "${rank_pids[@]}"
+    echo "killed stage 1 with $(runs_in "$journal") runs journaled"
     cp "$journal" "$work/journal.before2"
-    run 1 resume --phase 2
-    "$program" check-resume --dir "$work" --phases 2
+    run 2 training-resume --phase 2 --sleep-ms 10
+    "$program" check-training-resume --dir "$work" --phases 2
     ;;
   sequential-then-distributed)
     # A journal started in one process (stopped after 5 evaluations) finished on 3 ranks.

@@ -420,25 +420,11 @@ class QLogNoisyExpectedHypervolumeImprovement {
     // The memo's matrix is read in place: objective k's columns are i·m + k, every m-th.
     const std::shared_ptr<const Eigen::MatrixXd> z = sobol_normal_samples_shared(
         S, static_cast<int>(n * m), options_.seed ^ 0x9E3779B97F4A7C15ULL);
-    std::vector<Eigen::MatrixXd> f(static_cast<std::size_t>(m));
+    std::vector<Eigen::MatrixXd> factor(static_cast<std::size_t>(m));
     std::vector<Eigen::VectorXd> mean(static_cast<std::size_t>(m));
     detail::parallel_for(options_.num_threads, m, [&](int, Eigen::Index k) {
-      Eigen::MatrixXd factor;
       prune_posterior(objectives_[static_cast<std::size_t>(k)].gp, X,
-                      mean[static_cast<std::size_t>(k)], factor);
-      const Eigen::VectorXd& mu = mean[static_cast<std::size_t>(k)];
-      // f = μ + z Lᵀ (column i of f: objective k's samples at point i), as a triangular product:
-      // by column blocks, each summing only over the L(i, t), t ≤ i, that can be non-zero.
-      auto& fk = f[static_cast<std::size_t>(k)];
-      fk.resize(S, n);
-      fk.rowwise() = mu.transpose();
-      Eigen::VectorXd scratch(detail::dense_scratch_size(n));
-      for (Eigen::Index i0 = 0; i0 < n; i0 += detail::kDensePanel) {
-        const Eigen::Index i1 = std::min(n, i0 + detail::kDensePanel);
-        detail::matrix_update<detail::kDenseTransB | detail::kDenseAdd>(
-            S, i1 - i0, i1, z->data() + k * S, m * S, factor.data() + i0, n, fk.data() + i0 * S, S,
-            scratch.data());
-      }
+                      mean[static_cast<std::size_t>(k)], factor[static_cast<std::size_t>(k)]);
     });
     // Per sample: the points above the reference point that no other point dominates (equal
     // points do not dominate each other). A point that dominates one above the reference point
@@ -460,17 +446,39 @@ class QLogNoisyExpectedHypervolumeImprovement {
     const Eigen::Index num_blocks = (S + kBlock - 1) / kBlock;
     std::vector<Eigen::VectorXd> block_counts(static_cast<std::size_t>(num_blocks));
     detail::parallel_for(options_.num_threads, num_blocks, [&](int, Eigen::Index b) {
+      const Eigen::Index s0 = b * kBlock;
+      const Eigen::Index rows_b = std::min(S, s0 + kBlock) - s0;
+      // The block's samples f = μ + z Lᵀ (column i of f[k]: objective k's samples at point i),
+      // as a triangular product by column panels, each summing only over the L(i, t), t ≤ i,
+      // that can be non-zero. Block by block rather than all S samples at once: the block stays
+      // in cache for its sweeps, and no S × n buffer is allocated (and page-faulted) per call.
+      // dense_update adds one term at a time in a fixed order, so the samples are bit for bit
+      // those of the whole product.
+      std::vector<Eigen::MatrixXd> f(static_cast<std::size_t>(m));
+      Eigen::VectorXd scratch(detail::dense_scratch_size(n));
+      for (Eigen::Index k = 0; k < m; ++k) {
+        auto& fk = f[static_cast<std::size_t>(k)];
+        fk.resize(rows_b, n);
+        fk.rowwise() = mean[static_cast<std::size_t>(k)].transpose();
+        const Eigen::MatrixXd& L = factor[static_cast<std::size_t>(k)];
+        for (Eigen::Index i0 = 0; i0 < n; i0 += detail::kDensePanel) {
+          const Eigen::Index i1 = std::min(n, i0 + detail::kDensePanel);
+          detail::matrix_update<detail::kDenseTransB | detail::kDenseAdd>(
+              rows_b, i1 - i0, i1, z->data() + k * S + s0, m * S, L.data() + i0, n,
+              fk.data() + i0 * rows_b, rows_b, scratch.data());
+        }
+      }
       Eigen::VectorXd c = Eigen::VectorXd::Zero(n);
       Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> rows(n, m);
       std::vector<char> below(static_cast<std::size_t>(n));
       std::vector<char> mask(static_cast<std::size_t>(n));
       std::vector<int> order = mean_order;
       std::vector<int> front;
-      for (Eigen::Index s = b * kBlock; s < std::min(S, (b + 1) * kBlock); ++s) {
+      for (Eigen::Index r = 0; r < rows_b; ++r) {
         for (Eigen::Index i = 0; i < n; ++i) {
           bool is_above = true;
           for (Eigen::Index k = 0; k < m; ++k) {
-            const double v = f[static_cast<std::size_t>(k)](s, i);
+            const double v = f[static_cast<std::size_t>(k)](r, i);
             rows(i, k) = v;
             is_above = is_above && v > ref_point_(k);
           }

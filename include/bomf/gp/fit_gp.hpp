@@ -46,6 +46,12 @@ struct GpFitOptions {
   std::uint64_t seed = 0;
   /// L-BFGS-B iterations per start.
   int max_iterations = 200;
+  /// Correction pairs L-BFGS-B keeps (the memory of its Hessian approximation). ≥ 1. The
+  /// default, 6, is LBFGSpp's and what every bomf release so far used (journals record it when
+  /// it differs). 10 is scipy's `maxcor` default, which BoTorch's fit_gpytorch_mll uses (the
+  /// iteration benchmark sets it, like for like): on that benchmark's data (d = 15, n = 15…90)
+  /// it reached the same optimum (mll/n within 1e-10) in 12–23 % fewer iterations at n ≥ 45.
+  int lbfgs_memory = 6;
   /// Convergence: projected-gradient infinity norm of the objective (mll / n) below this …
   double gradient_tolerance = 1e-6;
   /// … or a relative decrease of the objective below this over one iteration.
@@ -62,6 +68,8 @@ struct GpFitOptions {
       return detail::concat("num_starts is ", num_starts, ", expected ≥ 1");
     if (max_iterations < 1)
       return detail::concat("max_iterations is ", max_iterations, ", expected ≥ 1");
+    if (lbfgs_memory < 1)
+      return detail::concat("lbfgs_memory is ", lbfgs_memory, ", expected ≥ 1");
     if (!(std::isfinite(gradient_tolerance) && gradient_tolerance >= 0.0))
       return detail::concat("gradient_tolerance is ", gradient_tolerance,
                             ", expected finite and ≥ 0");
@@ -228,6 +236,7 @@ ExactGP<Kernel> fit_gp(const Eigen::Ref<const Eigen::MatrixXd>& train_x,
   param.delta = options.relative_tolerance;
   param.max_iterations = options.max_iterations;
   param.max_linesearch = 50;
+  param.m = options.lbfgs_memory;
 
   GpFitSummary result;
   double best = std::numeric_limits<double>::infinity();

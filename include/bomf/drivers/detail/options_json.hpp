@@ -47,15 +47,22 @@ inline nlohmann::json options_json(const GpPriors& priors) {
 /// GP fitting with `priors` resolved by the caller (the drivers' default differs from fit_gp's).
 inline nlohmann::json options_json(const GpFitOptions& o, const GpPriors& priors,
                                    const char* kernel) {
-  return {{"kernel", kernel},
-          {"priors", options_json(priors)},
-          {"input_transform_identity", o.input_transform.is_identity()},
-          {"standardize", o.standardize},
-          {"fixed_noise", o.fixed_noise ? nlohmann::json(*o.fixed_noise) : nlohmann::json()},
-          {"num_starts", o.num_starts},
-          {"max_iterations", o.max_iterations},
-          {"gradient_tolerance", o.gradient_tolerance},
-          {"relative_tolerance", o.relative_tolerance}};
+  nlohmann::json j = {
+      {"kernel", kernel},
+      {"priors", options_json(priors)},
+      {"input_transform_identity", o.input_transform.is_identity()},
+      {"standardize", o.standardize},
+      {"fixed_noise", o.fixed_noise ? nlohmann::json(*o.fixed_noise) : nlohmann::json()},
+      {"num_starts", o.num_starts},
+      {"max_iterations", o.max_iterations},
+      {"gradient_tolerance", o.gradient_tolerance},
+      {"relative_tolerance", o.relative_tolerance}};
+  // Added after journals were first written: recorded only when it is not the default, so that
+  // those journals (written with the default) still resume.
+  if (o.lbfgs_memory != GpFitOptions().lbfgs_memory) {
+    j["lbfgs_memory"] = o.lbfgs_memory;
+  }
+  return j;
 }
 
 /// qLogNEHVI's scalar settings.
