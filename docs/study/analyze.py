@@ -168,44 +168,45 @@ def decisions(methods, tasks, split, out):
                                       "BOMF %s / %s" % (b, rule), "%s: %s − %s" % (rule, a, b)))
 
 
+def search_rows(searches, tasks):
+    """(task, anchor, seeds, that anchor's search rows over the seeds) for every task and anchor."""
+    for task in tasks:
+        seeds = sorted(searches[task])
+        for anchor in ANCHORS:
+            yield task, anchor, seeds, [searches[task][s][anchor] for s in seeds]
+
+
 def blindness(searches, methods, tasks, out):
     out.append("| task | anchor | blind searches | blind from evaluation (median) | blind "
                "evaluations (mean) | reference moved | HV after initial design (median) | final HV "
                "(median) | BOMF a vertex (observed / posterior rule) |")
     out.append("|---|---|---|---|---|---|---|---|---|")
-    for task in tasks:
-        seeds = sorted(searches[task])
-        for anchor in ANCHORS:
-            rows = [searches[task][s][anchor] for s in seeds]
-            blind = [r for r in rows if int(r["first_blind"]) >= 0]
-            first = [int(r["first_blind"]) for r in blind]
-            moved = sum(int(r["reference_moved_at"]) >= 0 for r in rows)
-            vert = [sum(int(methods[task][s]["BOMF %s / %s" % (anchor, rule)]["vertex"])
-                        for s in seeds) for rule in RULES]
-            out.append("| %s | %s | %d/%d | %s | %.1f | %d | %.3g | %.3g | %d / %d |" % (
-                task, anchor, len(blind), len(rows),
-                "%d" % statistics.median(first) if first else "—",
-                statistics.fmean(int(r["blind_evaluations"]) for r in rows), moved,
-                statistics.median(float(r["hypervolume_after_initial"]) for r in rows),
-                statistics.median(float(r["final_hypervolume"]) for r in rows), vert[0],
-                vert[1]))
+    for task, anchor, seeds, rows in search_rows(searches, tasks):
+        blind = [r for r in rows if int(r["first_blind"]) >= 0]
+        first = [int(r["first_blind"]) for r in blind]
+        moved = sum(int(r["reference_moved_at"]) >= 0 for r in rows)
+        vert = [sum(int(methods[task][s]["BOMF %s / %s" % (anchor, rule)]["vertex"])
+                    for s in seeds) for rule in RULES]
+        out.append("| %s | %s | %d/%d | %s | %.1f | %d | %.3g | %.3g | %d / %d |" % (
+            task, anchor, len(blind), len(rows),
+            "%d" % statistics.median(first) if first else "—",
+            statistics.fmean(int(r["blind_evaluations"]) for r in rows), moved,
+            statistics.median(float(r["hypervolume_after_initial"]) for r in rows),
+            statistics.median(float(r["final_hypervolume"]) for r in rows), vert[0],
+            vert[1]))
 
 
 def timings(searches, runs, tasks, out):
     out.append("| task | anchor | evaluations | new (mean) | GP fit [s] | acquisition [s] | "
                "evaluations, standalone [s] | wall [s] |")
     out.append("|---|---|---|---|---|---|---|---|")
-    for task in tasks:
-        seeds = sorted(searches[task])
-        for anchor in ANCHORS:
-            rows = [searches[task][s][anchor] for s in seeds]
-
-            def m(c):
-                return statistics.fmean(float(r[c]) for r in rows)
-            out.append("| %s | %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f |" % (
-                task, anchor, int(rows[0]["evaluations"]), m("new_evaluations"),
-                m("fit_seconds"), m("acquisition_seconds"),
-                m("standalone_evaluation_seconds"), m("wall_seconds")))
+    for task, anchor, _, rows in search_rows(searches, tasks):
+        def m(c):
+            return statistics.fmean(float(r[c]) for r in rows)
+        out.append("| %s | %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f |" % (
+            task, anchor, int(rows[0]["evaluations"]), m("new_evaluations"),
+            m("fit_seconds"), m("acquisition_seconds"),
+            m("standalone_evaluation_seconds"), m("wall_seconds")))
     out.append("")
     out.append("| task | stage | wall [s] mean | CPU [s] mean |")
     out.append("|---|---|---|---|")

@@ -622,13 +622,18 @@ void training_one_worker(const Args& args) {
 
 // ---- resume -------------------------------------------------------------------------------
 
+/// <dir>/pid.<phase>.<rank>: this process's pid, for run_mpi_test.sh to kill it.
+void write_pid_file(const std::string& dir, const std::string& phase) {
+  std::ofstream(str(dir, "/pid.", phase, ".", rank_of_world())) << ::getpid() << "\n";
+}
+
 /// One phase: the search on the journal, on however many ranks mpirun started; stops after
 /// --stop-after new evaluations when given. Each rank writes its pid to <dir>/pid.<phase>.<rank>.
 void resume(const Args& args) {
   const std::string dir = args.get("dir", ".");
   const std::string phase = args.get("phase", "1");
   const int stop_after = args.number("stop-after", -1);
-  std::ofstream(str(dir, "/pid.", phase, ".", rank_of_world())) << ::getpid() << "\n";
+  write_pid_file(dir, phase);
   bomf::FusionSearchOptions options = fusion_options(dir + "/resume.jsonl");
   int fresh = 0;
   if (stop_after >= 0) {
@@ -692,7 +697,7 @@ void check_resume(const Args& args) {
 void training_resume(const Args& args) {
   const std::string dir = args.get("dir", ".");
   const std::string phase = args.get("phase", "1");
-  std::ofstream(str(dir, "/pid.", phase, ".", rank_of_world())) << ::getpid() << "\n";
+  write_pid_file(dir, phase);
   bomf::HyperparameterSummary summary;
   const auto best = bomf::mpi::solve(
       training_options(dir + "/training-resume.jsonl"), MPI_COMM_WORLD,
@@ -783,13 +788,12 @@ int main(int argc, char** argv) {
   }
   const std::string scenario = argv[1];
   const Args args(argc, argv);
-  if (scenario == "check-resume" || scenario == "check-training-resume") {  // no MPI
+  // The checks after the phases run without MPI.
+  const std::map<std::string, std::function<void(const Args&)>> checks = {
+      {"check-resume", check_resume}, {"check-training-resume", check_training_resume}};
+  if (const auto check = checks.find(scenario); check != checks.end()) {
     try {
-      if (scenario == "check-resume") {
-        check_resume(args);
-      } else {
-        check_training_resume(args);
-      }
+      check->second(args);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "FAIL: %s: %s\n", scenario.c_str(), e.what());
       return 1;
