@@ -18,6 +18,11 @@
 //   botorch_cpu_s (median), botorch_wall_s and ratio_cpu = botorch_cpu_s / cpu_s: a like-for-like
 //   ratio (1 thread each, CPU time, same run). --benchmark_repetitions=3 interleaves the sides.
 //   tools: ../shared/botorch-anchor/ab_iteration.py drives this benchmark the same way.
+// BM_MoboIterationQLogNehviScreened/m/n/screening_samples — the same iteration, 1 thread, with
+//   QLogNehviOptions::screening_samples (the raw candidates ranked with the first s of the 128
+//   base samples; restarts refined and the result computed with all 128). ratio_cpu divides the
+//   BoTorch time BM_MoboIterationQLogNehvi measured for (m, n) earlier in the same process run
+//   (the median of its measurements); absent when it measured none.
 // BM_FusionIterationN64 — the same iteration for N = 64 members, n = 320, m = 3 (1 thread).
 //   first_cpu_s is the first iteration this process ran (cold: fresh memory, empty QMC memo)
 //   when the benchmark runs alone in a fresh process (--benchmark_filter=BM_FusionIterationN64).
@@ -29,8 +34,9 @@
 //   base samples injected) with maximize_in_box / maximize_on_simplex and their defaults.
 //   Five seeds per problem (BoTorch's sampler and restarts, bomf's raw candidates and restarts).
 //   Counters: bomf, botorch (the two maxima), diff = bomf − botorch, check = |bomf's value at
-//   BoTorch's point − BoTorch's value| (the functions agree); a win/tie/loss summary per domain
-//   is printed at the end. Without BoTorch only bomf runs.
+//   BoTorch's point − BoTorch's value| (the functions agree), and diff_screened for bomf's
+//   optimizer run again with screening_samples = 16 on the same function; a win/tie/loss summary
+//   per domain and variant is printed at the end. Without BoTorch only bomf runs.
 #include <benchmark/benchmark.h>
 
 #include <Eigen/Core>
@@ -88,8 +94,10 @@ struct IterationTimes {
   double value = 0.0;
 };
 
-// One BOMF iteration on the N-simplex: fit, build qLogNEHVI, maximize.
-IterationTimes run_iteration(const Eigen::MatrixXd& X, const Eigen::MatrixXd& Y, int threads) {
+// One BOMF iteration on the N-simplex: fit, build qLogNEHVI, maximize; the raw candidates
+// ranked with `screening_samples` of the base samples (0: all, BoTorch's way).
+IterationTimes run_iteration(const Eigen::MatrixXd& X, const Eigen::MatrixXd& Y, int threads,
+                             Eigen::Index screening_samples = 0) {
   const Eigen::Index m = Y.cols();
   const Eigen::VectorXd ref = Eigen::VectorXd::Zero(m);
   const bomf::Simplex simplex(X.cols());
@@ -97,6 +105,7 @@ IterationTimes run_iteration(const Eigen::MatrixXd& X, const Eigen::MatrixXd& Y,
   acq_options.num_samples = 128;
   acq_options.prune_baseline = true;
   acq_options.num_threads = threads;
+  acq_options.screening_samples = screening_samples;
   bomf::SimplexOptimizerOptions opt;
   opt.raw_samples = 512;
   opt.num_restarts = 10;
@@ -122,6 +131,12 @@ int botorch_reps() {
   return reps != nullptr ? std::max(1, std::atoi(reps)) : 1;
 }
 
+// Every BoTorch one_iteration CPU time measured in this process, per (m, n).
+std::map<std::pair<int, int>, std::vector<double>>& botorch_cpu_measured() {
+  static std::map<std::pair<int, int>, std::vector<double>> measured;
+  return measured;
+}
+
 // BoTorch's one_iteration for (m, n), `reps` times; the median CPU and wall seconds.
 bool time_botorch(int m, int n, double& cpu_s, double& wall_s) {
   auto& side = bomf::bench::BoTorchSide::instance();
@@ -138,6 +153,7 @@ bool time_botorch(int m, int n, double& cpu_s, double& wall_s) {
       return false;
     }
     cpu.push_back(reply["cpu_s"].get<double>());
+    botorch_cpu_measured()[{m, n}].push_back(cpu.back());
     wall.push_back(reply["wall_s"].get<double>());
   }
   std::sort(cpu.begin(), cpu.end());
@@ -147,17 +163,17 @@ bool time_botorch(int m, int n, double& cpu_s, double& wall_s) {
   return true;
 }
 
-void BM_MoboIterationQLogNehvi(benchmark::State& state) {
-  constexpr Eigen::Index kN = 15;
-  const auto m = static_cast<Eigen::Index>(state.range(0));
-  const auto n = static_cast<Eigen::Index>(state.range(1));
-  const auto threads = static_cast<int>(state.range(2));
-  const Eigen::MatrixXd X = bomf::test::simplex_design(kN, n, 0);
-  const Eigen::MatrixXd Y =
-      bomf::test::bump_objectives(X, m, 2024 + static_cast<std::uint64_t>(m), 7);
+// Times run_iteration over the benchmark's iterations and sets the counters fit_s, acqf_s, opt_s
+// and cpu_s (means per iteration); returns cpu_s. The first iteration's CPU seconds go to
+// `first_cpu_s` when it is given.
+double time_iterations(benchmark::State& state, const Eigen::MatrixXd& X, const Eigen::MatrixXd& Y,
+                       int threads, Eigen::Index screening_samples, double* first_cpu_s = nullptr) {
   IterationTimes total;
   for (auto _ : state) {
-    const IterationTimes t = run_iteration(X, Y, threads);
+    const IterationTimes t = run_iteration(X, Y, threads, screening_samples);
+    if (first_cpu_s != nullptr && *first_cpu_s < 0.0) {
+      *first_cpu_s = t.cpu_s;
+    }
     total.fit_s += t.fit_s;
     total.acqf_s += t.acqf_s;
     total.opt_s += t.opt_s;
@@ -169,13 +185,30 @@ void BM_MoboIterationQLogNehvi(benchmark::State& state) {
   state.counters["acqf_s"] = total.acqf_s / iters;
   state.counters["opt_s"] = total.opt_s / iters;
   state.counters["cpu_s"] = total.cpu_s / iters;
+  return total.cpu_s / iters;
+}
+
+// The timing setting's data for m objectives and n observations on the 15-simplex.
+std::pair<Eigen::MatrixXd, Eigen::MatrixXd> timing_data(Eigen::Index m, Eigen::Index n) {
+  constexpr Eigen::Index kN = 15;
+  Eigen::MatrixXd X = bomf::test::simplex_design(kN, n, 0);
+  Eigen::MatrixXd Y = bomf::test::bump_objectives(X, m, 2024 + static_cast<std::uint64_t>(m), 7);
+  return {std::move(X), std::move(Y)};
+}
+
+void BM_MoboIterationQLogNehvi(benchmark::State& state) {
+  const auto m = static_cast<Eigen::Index>(state.range(0));
+  const auto n = static_cast<Eigen::Index>(state.range(1));
+  const auto threads = static_cast<int>(state.range(2));
+  const auto [X, Y] = timing_data(m, n);
+  const double cpu_s = time_iterations(state, X, Y, threads, 0);
   double botorch_cpu = 0.0;
   double botorch_wall = 0.0;
   if (threads == 1 &&
       time_botorch(static_cast<int>(m), static_cast<int>(n), botorch_cpu, botorch_wall)) {
     state.counters["botorch_cpu_s"] = botorch_cpu;
     state.counters["botorch_wall_s"] = botorch_wall;
-    state.counters["ratio_cpu"] = botorch_cpu / (total.cpu_s / iters);
+    state.counters["ratio_cpu"] = botorch_cpu / cpu_s;
   }
 }
 BENCHMARK(BM_MoboIterationQLogNehvi)
@@ -186,6 +219,27 @@ BENCHMARK(BM_MoboIterationQLogNehvi)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
+void BM_MoboIterationQLogNehviScreened(benchmark::State& state) {
+  const auto m = static_cast<Eigen::Index>(state.range(0));
+  const auto n = static_cast<Eigen::Index>(state.range(1));
+  const auto [X, Y] = timing_data(m, n);
+  const double cpu_s = time_iterations(state, X, Y, 1, state.range(2));
+  const auto found = botorch_cpu_measured().find({static_cast<int>(m), static_cast<int>(n)});
+  if (found != botorch_cpu_measured().end()) {
+    std::vector<double> cpu = found->second;
+    std::sort(cpu.begin(), cpu.end());
+    state.counters["botorch_cpu_s"] = cpu[cpu.size() / 2];
+    state.counters["ratio_cpu"] = cpu[cpu.size() / 2] / cpu_s;
+  }
+}
+BENCHMARK(BM_MoboIterationQLogNehviScreened)
+    ->ArgNames({"m", "n", "screening_samples"})
+    ->ArgsProduct({{2, 3}, {15, 45, 90}, {16}})
+    ->Args({4, 90, 16})
+    ->Args({5, 90, 16})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
 void BM_FusionIterationN64(benchmark::State& state) {
   constexpr Eigen::Index kN = 64;
   constexpr Eigen::Index kM = 3;
@@ -193,24 +247,8 @@ void BM_FusionIterationN64(benchmark::State& state) {
   const Eigen::MatrixXd X = bomf::test::simplex_design(kN, n, 0);
   const Eigen::MatrixXd Y = bomf::test::bump_objectives(X, kM, 2024 + kM, 7);
   static double first_cpu_s = -1.0;  // the first iteration this process ran
-  IterationTimes total;
-  for (auto _ : state) {
-    const IterationTimes t = run_iteration(X, Y, 1);
-    if (first_cpu_s < 0.0) {
-      first_cpu_s = t.cpu_s;
-    }
-    total.fit_s += t.fit_s;
-    total.acqf_s += t.acqf_s;
-    total.opt_s += t.opt_s;
-    total.cpu_s += t.cpu_s;
-    benchmark::DoNotOptimize(t.value);
-  }
-  const double iters = static_cast<double>(state.iterations());
+  time_iterations(state, X, Y, 1, 0, &first_cpu_s);
   state.counters["first_cpu_s"] = first_cpu_s;
-  state.counters["fit_s"] = total.fit_s / iters;
-  state.counters["acqf_s"] = total.acqf_s / iters;
-  state.counters["opt_s"] = total.opt_s / iters;
-  state.counters["cpu_s"] = total.cpu_s / iters;
 }
 BENCHMARK(BM_FusionIterationN64)
     ->ArgName("n")
@@ -277,20 +315,25 @@ struct QualityTally {
     worst[d] = std::min(worst[d], diff);
     sum[d] += diff;
   }
+  const char* variant;
+  explicit QualityTally(const char* name) : variant(name) {}
+  QualityTally(const QualityTally&) = delete;
+  QualityTally& operator=(const QualityTally&) = delete;
   ~QualityTally() {
     for (int d = 0; d < 2; ++d) {
       const int runs = win[d] + tie[d] + loss[d];
       if (runs > 0) {
         std::fprintf(stderr,
-                     "[ quality ] %s: bomf vs BoTorch win/tie/loss %d/%d/%d over %d runs, mean "
+                     "[ quality ] %s: %s vs BoTorch win/tie/loss %d/%d/%d over %d runs, mean "
                      "diff %+.3e, worst %+.3e (log-acquisition units)\n",
-                     d == 0 ? "box    " : "simplex", win[d], tie[d], loss[d], runs, sum[d] / runs,
-                     worst[d]);
+                     d == 0 ? "box    " : "simplex", variant, win[d], tie[d], loss[d], runs,
+                     sum[d] / runs, worst[d]);
       }
     }
   }
 };
-QualityTally quality_tally;
+QualityTally quality_tally("bomf");
+QualityTally quality_tally_screened("bomf screening with 16 samples");
 
 void BM_OptimizerQualityVsBoTorch(benchmark::State& state) {
   constexpr Eigen::Index kD = 15;
@@ -332,9 +375,13 @@ void BM_OptimizerQualityVsBoTorch(benchmark::State& state) {
   if (compare) {
     acqf.set_base_samples_new(from_json(reply["base_samples_new"]));
   }
-  double value = 0.0;
-  Eigen::VectorXd x;
-  for (auto _ : state) {
+  // The same function screened with its first 16 base samples (the injected ones when injected).
+  options.screening_samples = 16;
+  Acqf screened(models, X, ref, options);
+  if (compare) {
+    screened.set_base_samples_new(from_json(reply["base_samples_new"]));
+  }
+  const auto maximize = [&](Acqf& f) {
     if (on_box) {
       bomf::SearchSpace space;
       for (Eigen::Index j = 0; j < kD; ++j) {
@@ -342,18 +389,20 @@ void BM_OptimizerQualityVsBoTorch(benchmark::State& state) {
       }
       bomf::BoxOptimizerOptions options_box;
       options_box.seed = seed;
-      const auto result = bomf::maximize_in_box(acqf, space, options_box);
-      value = result.value;
-      x = result.u;
-    } else {
-      bomf::SimplexOptimizerOptions options_simplex;
-      options_simplex.seed = seed;
-      const auto result = bomf::maximize_on_simplex(acqf, bomf::Simplex(kD), options_simplex);
-      value = result.value;
-      x = result.x;
+      return bomf::maximize_in_box(f, space, options_box).value;
     }
+    bomf::SimplexOptimizerOptions options_simplex;
+    options_simplex.seed = seed;
+    return bomf::maximize_on_simplex(f, bomf::Simplex(kD), options_simplex).value;
+  };
+  double value = 0.0;
+  double value_screened = 0.0;
+  for (auto _ : state) {
+    value = maximize(acqf);
+    value_screened = maximize(screened);
   }
   state.counters["bomf"] = value;
+  state.counters["bomf_screened"] = value_screened;
   if (compare) {
     const Eigen::VectorXd x_botorch =
         Eigen::Map<const Eigen::VectorXd>(reply["x"].get<std::vector<double>>().data(), kD);
@@ -362,15 +411,17 @@ void BM_OptimizerQualityVsBoTorch(benchmark::State& state) {
     const double ours_at_theirs = acqf(x_botorch, grad);
     state.counters["botorch"] = botorch;
     state.counters["diff"] = value - botorch;
+    state.counters["diff_screened"] = value_screened - botorch;
     state.counters["check"] = std::abs(ours_at_theirs - botorch);
     state.counters["botorch_cpu_s"] = reply["cpu_s"].get<double>();
     quality_tally.add(on_box, value - botorch, botorch);
+    quality_tally_screened.add(on_box, value_screened - botorch, botorch);
     std::fprintf(stderr,
-                 "[ quality ] %s m=%ld n=%ld seed %lu: bomf %.10f BoTorch %.10f diff %+.3e (same "
-                 "function: |ours(x_BoTorch) - BoTorch| = %.1e)\n",
+                 "[ quality ] %s m=%ld n=%ld seed %lu: bomf %.10f BoTorch %.10f diff %+.3e "
+                 "(screening 16: %+.3e; same function: |ours(x_BoTorch) - BoTorch| = %.1e)\n",
                  on_box ? "box    " : "simplex", static_cast<long>(m), static_cast<long>(n),
                  static_cast<unsigned long>(seed), value, botorch, value - botorch,
-                 std::abs(ours_at_theirs - botorch));
+                 value_screened - botorch, std::abs(ours_at_theirs - botorch));
   } else {
     state.SetLabel(side.reason());
   }

@@ -123,6 +123,9 @@ struct SuiteSettings {
     j["iterations"] = iterations;
     j["initial_points"] = "2*(d+1) scrambled Sobol points (MultiObjectiveSearch design)";
     j["mc_samples"] = search.acquisition.num_samples;
+    if (search.acquisition.screening_samples > 0) {
+      j["screening_samples"] = search.acquisition.screening_samples;
+    }
     j["prune_baseline"] = search.acquisition.prune_baseline;
     j["prune_num_samples"] = search.acquisition.prune_num_samples;
     j["tau_relu"] = search.acquisition.tau_relu;

@@ -20,7 +20,8 @@
 //   --quiet             no progress on stderr
 // Investigation overrides (the defaults are the reference protocol):
 //   --fit-starts K, --mc-samples S, --raw-samples R, --restarts K, --eta E (Boltzmann temperature
-//   of the restart choice)
+//   of the restart choice), --screening-samples S' (raw candidates ranked with S' of the S
+//   samples: QLogNehviOptions::screening_samples)
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -51,6 +52,7 @@ struct Arguments {
   std::string reference;
   int fit_starts = 0;
   long mc_samples = 0;
+  long screening_samples = 0;
   long raw_samples = 0;
   long restarts = 0;
   double eta = 0.0;
@@ -62,7 +64,7 @@ struct Arguments {
                "usage: bomf_mobo_suite [--problems A,B,...] [--seeds N] [--first-seed S] "
                "[--iterations T] [--smoke] [--output FILE] [--reference FILE|none] [--check] "
                "[--check-samples N] [--quiet] [--fit-starts K] [--mc-samples S] "
-               "[--raw-samples R] [--restarts K] [--eta E]\n",
+               "[--raw-samples R] [--restarts K] [--eta E] [--screening-samples S]\n",
                message.c_str());
   std::exit(2);
 }
@@ -124,6 +126,8 @@ Arguments parse(int argc, char** argv) {
       a.fit_starts = static_cast<int>(parse_long(flag, value(), 1, 100));
     } else if (flag == "--mc-samples") {
       a.mc_samples = parse_long(flag, value(), 1, 4096);
+    } else if (flag == "--screening-samples") {
+      a.screening_samples = parse_long(flag, value(), 1, 4096);
     } else if (flag == "--raw-samples") {
       a.raw_samples = parse_long(flag, value(), 1, 1L << 20);
     } else if (flag == "--restarts") {
@@ -221,6 +225,14 @@ int run(const Arguments& args) {
     settings.search.gp.num_starts = args.fit_starts;
   if (args.mc_samples > 0)
     settings.search.acquisition.num_samples = args.mc_samples;
+  if (args.screening_samples > 0) {
+    if (args.screening_samples > settings.search.acquisition.num_samples) {
+      usage_error("--screening-samples " + std::to_string(args.screening_samples) +
+                  " exceeds the " + std::to_string(settings.search.acquisition.num_samples) +
+                  " MC samples (--mc-samples)");
+    }
+    settings.search.acquisition.screening_samples = args.screening_samples;
+  }
   if (args.raw_samples > 0) {
     settings.search.box_optimizer.raw_samples = args.raw_samples;
     settings.search.simplex_optimizer.raw_samples = args.raw_samples;

@@ -20,6 +20,7 @@
 #include "bomf/multi_objective/box_decomposition.hpp"
 #include "bomf/multi_objective/pareto.hpp"
 #include "bomf/optim/objective.hpp"
+#include "support/error_message.hpp"
 #include "support/reference.hpp"
 
 namespace {
@@ -646,6 +647,62 @@ TEST(QLogNehviApi, BatchValuesAreBitIdenticalToValueWhateverTheBlocks) {
       EXPECT_EQ(all(i), tail(i - 17)) << i;
     }
   }
+}
+
+// screening_values with screening_samples = s: the acquisition with the first s base samples
+// (the object built with num_samples = s, whose Sobol points are the first s of the 128), not
+// exact; with 0 or S, batch_values themselves, exact. The acquisition itself is unchanged.
+TEST(QLogNehviApi, ScreeningValuesUseTheFirstBaseSamples) {
+  const Problem p = random_problem(3, 20, 4, 31U);
+  const Eigen::MatrixXd X = random_candidates(21, 4, 11U);
+  bomf::QLogNehviOptions options;
+  options.prune_baseline = true;
+  Acqf full(p.models, p.X_baseline, p.ref_point, options);
+  const Eigen::VectorXd values = full.batch_values(X);
+  const bomf::ScreeningValues all = full.screening_values(X);
+  EXPECT_TRUE(all.exact);
+  EXPECT_EQ(all.values, values);
+  options.screening_samples = 128;
+  Acqf same(p.models, p.X_baseline, p.ref_point, options);
+  EXPECT_TRUE(same.screening_values(X).exact);
+  EXPECT_EQ(same.screening_values(X).values, values);
+  for (const Eigen::Index s : {1, 16, 32}) {
+    options.screening_samples = s;
+    Acqf screened(p.models, p.X_baseline, p.ref_point, options);
+    bomf::QLogNehviOptions fewer = options;
+    fewer.screening_samples = 0;
+    fewer.num_samples = s;
+    Acqf small(p.models, p.X_baseline, p.ref_point, fewer);
+    ASSERT_EQ(screened.baseline(), small.baseline());
+    const bomf::ScreeningValues cheap = screened.screening_values(X);
+    EXPECT_FALSE(cheap.exact);
+    const Eigen::VectorXd expected = small.batch_values(X);
+    ASSERT_EQ(cheap.values.size(), X.rows());
+    for (Eigen::Index i = 0; i < X.rows(); ++i) {
+      EXPECT_NEAR(cheap.values(i), expected(i), 1e-12 * (1.0 + std::abs(expected(i))))
+          << "s = " << s << ", row " << i;
+    }
+    EXPECT_NE(cheap.values, values) << s;
+    // The acquisition's own values, gradients and batch values do not change.
+    EXPECT_EQ(screened.batch_values(X), values);
+    Eigen::VectorXd g(4);
+    Eigen::VectorXd g_full(4);
+    const Eigen::VectorXd x = X.row(3).transpose();
+    EXPECT_EQ(screened(x, g), full(x, g_full));
+    EXPECT_EQ(g, g_full);
+    // A row's screening value does not depend on the other rows.
+    EXPECT_EQ(screened.screening_values(X.bottomRows(4)).values, cheap.values.tail(4));
+  }
+  options.screening_samples = -1;
+  EXPECT_NE(bomf::test::error_message([&] {
+              Acqf(p.models, p.X_baseline, p.ref_point, options);
+            }).find("options.screening_samples is -1, expected 0 (all) to num_samples = 128"),
+            std::string::npos);
+  options.screening_samples = 129;
+  EXPECT_NE(bomf::test::error_message([&] {
+              Acqf(p.models, p.X_baseline, p.ref_point, options);
+            }).find("options.screening_samples is 129"),
+            std::string::npos);
 }
 
 // The generic and AVX2 builds of the kernels (bomf/math/simd.hpp) give the same construction

@@ -356,34 +356,42 @@ TEST(FusionJournal, JournalsOfOtherRunsAreRefused) {
   FusionSearchOptions retuned = journal_options(journal);
   retuned.gp.gradient_tolerance = 1e-4;
   EXPECT_MESSAGE(message_of([&] { bomf::solve(retuned, problem); }), "other settings: 'gp'");
-  // The L-BFGS-B memory is recorded only when it is not the default (journals written before it
-  // existed have the default): a journal of the default refuses another memory, and the other
-  // way round.
-  int gp_records = 0;
-  for (const std::string& line : read_lines(journal)) {
-    const nlohmann::json record = nlohmann::json::parse(line);
-    if (record.contains("gp")) {
-      ++gp_records;
-      EXPECT_FALSE(record["gp"].contains("lbfgs_memory")) << line;
+  // Settings added after journals were first written are recorded only when they are not the
+  // default (journals written before they existed have the default): the default journal's
+  // `section` record lacks `key`, a journal of the default refuses the changed setting and the
+  // other way round, and a journal of the changed setting resumes with it.
+  const auto check_added_setting = [&](const char* section, const char* key, auto change,
+                                       const char* file) {
+    int records = 0;
+    for (const std::string& line : read_lines(journal)) {
+      const nlohmann::json record = nlohmann::json::parse(line);
+      if (record.contains(section) && record[section].is_object()) {
+        ++records;
+        EXPECT_FALSE(record[section].contains(key)) << line;
+      }
     }
-  }
-  EXPECT_EQ(gp_records, 1);
-  retuned = journal_options(journal);
-  retuned.gp.lbfgs_memory = 10;
-  EXPECT_MESSAGE(message_of([&] { bomf::solve(retuned, problem); }), "other settings: 'gp'");
-  {
-    const std::string journal10 = temp_file("memory10.journal");
-    std::remove(journal10.c_str());
-    FusionSearchOptions memory10 = journal_options(journal10);
-    memory10.gp.lbfgs_memory = 10;
+    EXPECT_EQ(records, 1) << section;
+    const std::string refused = std::string("other settings: '") + section + "'";
+    FusionSearchOptions changed = journal_options(journal);
+    change(changed);
+    EXPECT_MESSAGE(message_of([&] { bomf::solve(changed, problem); }), refused);
+    const std::string other = temp_file(file);
+    std::remove(other.c_str());
+    FusionSearchOptions resumed = journal_options(other);
+    change(resumed);
     DisagreeingProblem first(3);
-    bomf::solve(memory10, first);
+    bomf::solve(resumed, first);
     DisagreeingProblem again(3);
-    EXPECT_NO_THROW(bomf::solve(memory10, again));
+    EXPECT_NO_THROW(bomf::solve(resumed, again));
     EXPECT_EQ(again.calls, 0);
-    EXPECT_MESSAGE(message_of([&] { bomf::solve(journal_options(journal10), problem); }),
-                   "other settings: 'gp'");
-  }
+    EXPECT_MESSAGE(message_of([&] { bomf::solve(journal_options(other), problem); }), refused);
+  };
+  check_added_setting(
+      "gp", "lbfgs_memory", [](FusionSearchOptions& o) { o.gp.lbfgs_memory = 10; },
+      "memory10.journal");
+  check_added_setting(
+      "acquisition", "screening_samples",
+      [](FusionSearchOptions& o) { o.acquisition.screening_samples = 32; }, "screening32.journal");
   retuned = journal_options(journal);
   retuned.acquisition_optimizer.refine.value_tolerance = 1e-9;
   EXPECT_MESSAGE(message_of([&] { bomf::solve(retuned, problem); }),

@@ -63,6 +63,45 @@ TEST(MaximizeInBox, EnumeratesSmallDiscreteSetsWithoutInvalidEvaluations) {
   EXPECT_EQ(f(result.u, g), result.value);
 }
 
+// MixedQuadratic with screening values f + offset that only rank (exact = false).
+struct ScreenedMixedQuadratic : MixedQuadratic {
+  double offset = 0.0;
+  bomf::ScreeningValues screening_values(const Eigen::Ref<const Eigen::MatrixXd>& U) {
+    bomf::ScreeningValues out;
+    out.values.resize(U.rows());
+    VectorXd g(U.cols());
+    for (Eigen::Index i = 0; i < U.rows(); ++i)
+      out.values(i) = (*this)(U.row(i).transpose(), g) + offset;
+    out.exact = false;
+    return out;
+  }
+};
+
+TEST(MaximizeInBox, ApproximateScreeningValuesAreNeverTheResult) {
+  const SearchSpace space = small_mixed_space();
+  ScreenedMixedQuadratic f;
+  f.target = VectorXd(7);
+  f.target << 0.5, 0.2, 0.0, 1.0, 0.3, 0.9, 0.6;
+  f.weights = VectorXd::Ones(7);
+  f.space = &space;
+  f.offset = 1000.0;
+  bomf::BoxOptimizerOptions options;
+  options.max_iterations = 1;  // starts can stay the best points
+  const auto result = bomf::maximize_in_box(f, space, options);
+  EXPECT_FALSE(result.raw_values_exact);
+  VectorXd g(7);
+  EXPECT_EQ(f(result.u, g), result.value);
+  EXPECT_LT(result.value, 1.0);
+  for (const double v : result.restart_values) {
+    EXPECT_LT(v, 1.0);  // f's own values (≤ 0), never a screening value (≥ 1000 − 7)
+  }
+  MixedQuadratic plain{f.target, f.weights, &space};
+  const auto reference = bomf::maximize_in_box(plain, space, options);
+  EXPECT_TRUE(reference.raw_values_exact);
+  EXPECT_EQ(result.restart_indices, reference.restart_indices);  // the same ranking
+  EXPECT_EQ(result.value, reference.value);
+}
+
 TEST(MaximizeInBox, RelaxesLargeDiscreteSpacesAndReturnsValidSettings) {
   SearchSpace space;
   space.add_continuous("x", -2.0, 2.0).add_integer("k", 0, 99).add_integer("j", 0, 99);

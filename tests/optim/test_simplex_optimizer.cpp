@@ -288,6 +288,64 @@ TEST(MaximizeOnSimplex, UsesBatchValuesAndIsDeterministic) {
   EXPECT_NE(a.raw_candidates, c.raw_candidates);
 }
 
+// An objective whose screening values are f + offset: `exact` says whether the optimizer may
+// take them for f's own (offset 0) or must treat them as a ranking only.
+struct ScreenedQuadratic {
+  bomf::test::KnownQuadratic q;
+  double offset = 0.0;
+  bool exact = true;
+  mutable long screening_calls = 0;
+  double operator()(const Eigen::Ref<const VectorXd>& x, Eigen::Ref<VectorXd> grad) const {
+    return q(x, grad);
+  }
+  bomf::ScreeningValues screening_values(const Eigen::Ref<const MatrixXd>& X) const {
+    ++screening_calls;
+    bomf::ScreeningValues out;
+    out.values.resize(X.rows());
+    VectorXd g(X.cols());
+    for (Index i = 0; i < X.rows(); ++i)
+      out.values(i) = q(X.row(i).transpose(), g) + offset;
+    out.exact = exact;
+    return out;
+  }
+};
+
+TEST(MaximizeOnSimplex, ScreeningValuesRankTheRawCandidatesButAreNeverTheResult) {
+  std::mt19937_64 rng(17);
+  const Simplex simplex(12);
+  bomf::SimplexOptimizerOptions options;
+  options.seed = 3;
+  options.refine.max_iterations = 1;  // the best raw candidate can stay the result
+  ScreenedQuadratic exact{bomf::test::KnownQuadratic(12, 1, rng)};
+  static_assert(bomf::detail::has_screening_values<ScreenedQuadratic>::value);
+  BatchQuadratic batch{exact.q};
+  const auto reference = bomf::maximize_on_simplex(batch, simplex, options);
+  // Exact screening values: the same result as f's own batch values.
+  const auto a = bomf::maximize_on_simplex(exact, simplex, options);
+  EXPECT_EQ(exact.screening_calls, 1);
+  EXPECT_TRUE(a.raw_values_exact);
+  EXPECT_EQ(a.x, reference.x);
+  EXPECT_EQ(a.value, reference.value);
+  EXPECT_EQ(a.restart_indices, reference.restart_indices);
+  // Values shifted by a constant rank the candidates exactly as f does (the restart choice
+  // standardizes them), but are not f: the value reported is f's own at the point returned.
+  ScreenedQuadratic shifted = exact;
+  shifted.offset = 1000.0;
+  shifted.exact = false;
+  const auto b = bomf::maximize_on_simplex(shifted, simplex, options);
+  EXPECT_FALSE(b.raw_values_exact);
+  EXPECT_EQ(b.restart_indices, reference.restart_indices);
+  EXPECT_DOUBLE_EQ(b.raw_values.maxCoeff(), reference.raw_values.maxCoeff() + 1000.0);
+  VectorXd g(12);
+  EXPECT_EQ(b.value, shifted(b.x, g));
+  EXPECT_EQ(b.value, reference.value);  // the best raw candidate is a restart, refined from f
+  // Flagged exact although shifted, the best shifted raw value is taken for f's own (it beats
+  // every refined value): the flag is what decides.
+  shifted.exact = true;
+  EXPECT_DOUBLE_EQ(bomf::maximize_on_simplex(shifted, simplex, options).value,
+                   reference.raw_values.maxCoeff() + 1000.0);
+}
+
 TEST(MaximizeOnSimplex, ToleratesNonFiniteValues) {
   const Simplex simplex(4);
   auto f = [](const Eigen::Ref<const VectorXd>& x, Eigen::Ref<VectorXd> grad) {

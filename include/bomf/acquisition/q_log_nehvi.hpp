@@ -53,6 +53,7 @@
 #include "bomf/gp/exact_gp.hpp"
 #include "bomf/gp/model_list_gp.hpp"
 #include "bomf/multi_objective/pareto.hpp"
+#include "bomf/optim/objective.hpp"
 #include "bomf/sampling/normal_base_samples.hpp"
 #include "bomf/sampling/sobol_sequence.hpp"
 
@@ -79,6 +80,13 @@ struct QLogNehviOptions {
   /// whatever the number. Evaluation is single-threaded (one object per thread: the optimizers'
   /// num_threads copy it).
   int num_threads = 1;
+  /// Base samples with which `screening_values` ranks the optimizers' raw candidates: the first
+  /// `screening_samples` of the S (a prefix of the scrambled Sobol sequence, a balanced set when
+  /// a power of 2). 0 (the default, BoTorch's behaviour) screens with all S, i.e. with the
+  /// acquisition itself. A departure from BoTorch to trade screening cost for the restart
+  /// choice: the restarts are still refined, and the result reported, with all S samples
+  /// (bomf/optim/objective.hpp); measured in docs/iteration_speed.md. In [0, num_samples].
+  Eigen::Index screening_samples = 0;
   /// Optional injected base samples for the baseline: S × (n_b · m), column i·m + k is
   /// objective k at baseline point i (BoTorch's `base_samples[s, i, k]` flattened row-major;
   /// with pending points, n_b counts them too, after the baseline's). Empty: drawn from the
@@ -103,6 +111,9 @@ struct QLogNehviOptions {
       return detail::concat("prune_max_frac is ", prune_max_frac, ", expected in (0, 1]");
     if (prune_num_samples < 1)
       return detail::concat("prune_num_samples is ", prune_num_samples, ", expected ≥ 1");
+    if (screening_samples < 0 || screening_samples > num_samples)
+      return detail::concat("screening_samples is ", screening_samples,
+                            ", expected 0 (all) to num_samples = ", num_samples);
     if (num_threads < 1)
       return detail::concat("num_threads is ", num_threads, ", expected ≥ 1");
     if (base_samples_baseline.size() > 0 && prune_baseline)
@@ -217,8 +228,17 @@ class QLogNoisyExpectedHypervolumeImprovement {
       f.rowwise() += obj.mean_b.transpose();
       baseline_samples[static_cast<std::size_t>(k)] = std::move(f);
     });
-    baseline_samples_ = baseline_samples;
     cells_ = detail::qnehvi_build_cells(baseline_samples, ref_point_);
+    if (screens_with_fewer_samples()) {  // the first samples' cells: each sample's are its own
+      std::vector<Eigen::MatrixXd> first(static_cast<std::size_t>(m));
+      for (Eigen::Index k = 0; k < m; ++k) {
+        first[static_cast<std::size_t>(k)] =
+            baseline_samples[static_cast<std::size_t>(k)].topRows(options.screening_samples);
+      }
+      screening_cells_ = detail::qnehvi_build_cells(first, ref_point_);
+      screening_q1_.resize(screening_cells_, options.screening_samples, static_cast<int>(m));
+    }
+    baseline_samples_ = std::move(baseline_samples);
     injected_new_.resize(detail::kQnehviMaxQ + 1);
     drawn_new_.resize(detail::kQnehviMaxQ + 1);
   }
@@ -286,39 +306,24 @@ class QLogNoisyExpectedHypervolumeImprovement {
   /// bit, whatever the other rows. Allocates the output and the block's samples (and the q = 1
   /// workspaces if another q was used last). Throws as `value`.
   Eigen::VectorXd batch_values(const Eigen::Ref<const Eigen::MatrixXd>& X) {
-    detail::require_shape(X, -1, dim_,
-                          "bomf::QLogNoisyExpectedHypervolumeImprovement::batch_values", "X");
-    detail::require_finite(X, "bomf::QLogNoisyExpectedHypervolumeImprovement::batch_values", "X");
-    prepare(1);
-    const auto m = static_cast<int>(objectives_.size());
-    const Eigen::Index S = num_samples();
-    Eigen::VectorXd out(X.rows());
-    std::vector<Eigen::MatrixXd> block_samples(static_cast<std::size_t>(m));
-    std::vector<char> ok;
-    constexpr Eigen::Index kBlock = 16;
-    for (Eigen::Index first = 0; first < X.rows(); first += kBlock) {
-      const Eigen::Index rows = std::min(kBlock, X.rows() - first);
-      for (int k = 0; k < m; ++k) {
-        objectives_[static_cast<std::size_t>(k)].template sample_q1<false>(
-            X.middleRows(first, rows), block_samples[static_cast<std::size_t>(k)], ok,
-            sample_scratch_);
-        for (Eigen::Index c = 0; c < rows; ++c) {
-          if (ok[static_cast<std::size_t>(c)] == 0) {
-            throw_not_positive_definite(1, k);
-          }
-        }
-      }
-      for (Eigen::Index c = 0; c < rows; ++c) {
-        for (Eigen::Index s = 0; s < S; ++s) {
-          for (int k = 0; k < m; ++k) {
-            q1_.y[static_cast<std::size_t>(s * m + k)] =
-                block_samples[static_cast<std::size_t>(k)](s, c);
-          }
-        }
-        out(first + c) = detail::qnehvi_q1_log_value<false>(cells_, m, options_.tau_relu,
-                                                            options_.tau_max, q1_, nullptr);
-      }
+    return q1_values(X, num_samples(), cells_, q1_,
+                     "bomf::QLogNoisyExpectedHypervolumeImprovement::batch_values");
+  }
+
+  /// The values with which the optimizers choose restarts among the rows of `X` (n × d; the
+  /// objective concept of bomf/optim/objective.hpp): with options.screening_samples in [1, S),
+  /// the q = 1 acquisition computed with the first screening_samples base samples only
+  /// (`exact` false; each value is the same whatever the other rows); otherwise batch_values
+  /// (`exact` true). Throws as `value`.
+  ScreeningValues screening_values(const Eigen::Ref<const Eigen::MatrixXd>& X) {
+    ScreeningValues out;
+    if (!screens_with_fewer_samples()) {
+      out.values = batch_values(X);
+      return out;
     }
+    out.values = q1_values(X, options_.screening_samples, screening_cells_, screening_q1_,
+                           "bomf::QLogNoisyExpectedHypervolumeImprovement::screening_values");
+    out.exact = false;
     return out;
   }
 
@@ -521,6 +526,49 @@ class QLogNoisyExpectedHypervolumeImprovement {
     return out;
   }
 
+  // q = 1 values at the rows of X with the first S base samples, their cells and a workspace
+  // sized for them; 16 candidates' samples at a time (State::sample_q1).
+  Eigen::VectorXd q1_values(const Eigen::Ref<const Eigen::MatrixXd>& X, Eigen::Index S,
+                            const detail::QnehviCellSet& cells, detail::QnehviQ1Workspace& ws,
+                            const char* where) {
+    detail::require_shape(X, -1, dim_, where, "X");
+    detail::require_finite(X, where, "X");
+    prepare(1);
+    const auto m = static_cast<int>(objectives_.size());
+    Eigen::VectorXd out(X.rows());
+    std::vector<Eigen::MatrixXd> block_samples(static_cast<std::size_t>(m));
+    std::vector<char> ok;
+    constexpr Eigen::Index kBlock = 16;
+    for (Eigen::Index first = 0; first < X.rows(); first += kBlock) {
+      const Eigen::Index rows = std::min(kBlock, X.rows() - first);
+      for (int k = 0; k < m; ++k) {
+        objectives_[static_cast<std::size_t>(k)].template sample_q1<false>(
+            X.middleRows(first, rows), block_samples[static_cast<std::size_t>(k)], ok,
+            sample_scratch_, S);
+        for (Eigen::Index c = 0; c < rows; ++c) {
+          if (ok[static_cast<std::size_t>(c)] == 0) {
+            throw_not_positive_definite(1, k);
+          }
+        }
+      }
+      for (Eigen::Index c = 0; c < rows; ++c) {
+        for (Eigen::Index s = 0; s < S; ++s) {
+          for (int k = 0; k < m; ++k) {
+            ws.y[static_cast<std::size_t>(s * m + k)] =
+                block_samples[static_cast<std::size_t>(k)](s, c);
+          }
+        }
+        out(first + c) = detail::qnehvi_q1_log_value<false>(cells, m, options_.tau_relu,
+                                                            options_.tau_max, ws, nullptr);
+      }
+    }
+    return out;
+  }
+
+  bool screens_with_fewer_samples() const noexcept {
+    return options_.screening_samples >= 1 && options_.screening_samples < options_.num_samples;
+  }
+
   // Sizes the workspaces and loads the new-point base samples for batch size q.
   void prepare(Eigen::Index q) {
     if (q == q_) {
@@ -624,6 +672,8 @@ class QLogNoisyExpectedHypervolumeImprovement {
   std::vector<Eigen::MatrixXd> dF_;
   detail::QnehviCoreWorkspace core_;
   detail::QnehviQ1Workspace q1_;
+  detail::QnehviCellSet screening_cells_;   // the first screening_samples samples' cells
+  detail::QnehviQ1Workspace screening_q1_;  // q = 1 workspace for them
   std::vector<char> ok_;            // q = 1: which candidates' conditional variance was positive
   Eigen::VectorXd sample_scratch_;  // q = 1: the sampling kernels' scratch
 };

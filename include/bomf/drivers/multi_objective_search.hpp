@@ -34,7 +34,8 @@
 //   * acquisition setup: O(m (n_b n² + n_b³)) plus S box decompositions of the sampled baseline
 //     fronts (O(S n_b² m), exponential in m in the worst case), plus the pruning's 2048 samples;
 //   * optimization: raw_samples values + num_restarts local runs (typically 20–200 gradient
-//     evaluations each) of O(m (n d + n² + S n_b)) + O(S · cells · m) each.
+//     evaluations each) of O(m (n d + n² + S n_b)) + O(S · cells · m) each; the raw values with
+//     S' = acquisition.screening_samples instead of S when that option is set.
 // Measured figures (N = 15 on the simplex, m = 3) are in bench/drivers/.
 //
 // Limits: the Sobol base samples need (n_b + 1)·m ≤ 3667 (bomf::SobolSequence's table), i.e.

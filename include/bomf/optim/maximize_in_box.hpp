@@ -85,6 +85,7 @@ struct BoxOptimizerResult {
   long value_evaluations = 0;      ///< values computed while screening raw candidates.
   bool enumerated = false;         ///< true when discrete values were enumerated, not relaxed.
   Eigen::MatrixXd raw_candidates;  ///< screened points (raw × D), valid encodings.
+  bool raw_values_exact = true;    ///< false: the screening values only ranked (objective.hpp).
   std::vector<Eigen::Index> restart_indices;  ///< rows of raw_candidates refined.
   std::vector<double> restart_values;         ///< best valid value reached from each restart.
 };
@@ -225,14 +226,22 @@ BoxOptimizerResult maximize_in_box(F& f, const SearchSpace& space,
   const int workers =
       detail::parallel_workers(options.num_threads, std::max(raw, options.num_restarts));
   detail::ObjectivePerWorker<F> fs(f, workers, where);
-  const Eigen::VectorXd values = detail::evaluate_values_parallel(
+  const ScreeningValues screened = detail::screen_values_parallel(
       fs, result.raw_candidates, result.value_evaluations, workers, where);
+  const Eigen::VectorXd& values = screened.values;
+  result.raw_values_exact = screened.exact;
+  // The best raw candidate is a result only when its value is f's own; approximate screening
+  // values only rank (each restart's start is then evaluated exactly below).
   result.u = result.raw_candidates.row(0).transpose();
+  double best_raw = -std::numeric_limits<double>::infinity();
   for (Eigen::Index r = 0; r < raw; ++r) {
-    if (std::isfinite(values(r)) && values(r) > result.value) {
-      result.value = values(r);
+    if (std::isfinite(values(r)) && values(r) > best_raw) {
+      best_raw = values(r);
       result.u = result.raw_candidates.row(r).transpose();
     }
+  }
+  if (screened.exact) {
+    result.value = best_raw;
   }
   std::mt19937_64 restart_rng(options.seed ^ 0xd1b54a32d192ed03ULL);
   result.restart_indices = select_restarts(values, options.num_restarts, options.eta, restart_rng);
@@ -248,6 +257,14 @@ BoxOptimizerResult maximize_in_box(F& f, const SearchSpace& space,
     const Eigen::VectorXd start = result.raw_candidates.row(index).transpose();
     Eigen::VectorXd candidate = start;
     double candidate_value = values(index);
+    if (!screened.exact) {
+      Eigen::VectorXd grad(space.encoded_dim());
+      ++evaluations;
+      candidate_value = g(start, grad);
+      if (!std::isfinite(candidate_value)) {
+        candidate_value = -std::numeric_limits<double>::infinity();
+      }
+    }
     if (result.enumerated) {
       auto [u, value] = detail::lbfgsb_on_columns(g, start, continuous_cols, options, evaluations);
       if (std::isfinite(value) && value > candidate_value) {

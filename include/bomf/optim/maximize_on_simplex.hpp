@@ -6,11 +6,12 @@
 //   1. raw candidates (`simplex_raw_candidates`): the N vertices, the barycentre (SWA), the best
 //      observed points and Gaussian perturbations of them projected back, random points on edges
 //      and 2-faces, and scrambled-Sobol points mapped to the simplex, `raw_samples` in all;
-//   2. their values (one batch call when the objective provides `batch_values`);
+//   2. their values (one batch call when the objective provides `batch_values`, or its
+//      `screening_values` when it has them: bomf/optim/objective.hpp);
 //   3. `num_restarts` starts chosen by Boltzmann sampling on standardized values (eta), always
 //      including the best (`select_restarts`);
 //   4. local refinement of each start (`refine_spg` by default);
-//   5. the best refined point.
+//   5. the best point: refined, or raw when the screening values are f's own.
 // Every point handed to f lies in Δ exactly: bounds hold exactly, the sum is 1 within 1e-12.
 //
 // The local method (SPG, exact and cheap on faces, by default; the active-set L-BFGS as an option
@@ -102,7 +103,8 @@ struct SimplexOptimizerResult {
   long evaluations = 0;                       ///< value-and-gradient calls during refinement.
   long value_evaluations = 0;                 ///< values computed while screening raw candidates.
   Eigen::MatrixXd raw_candidates;             ///< the screened points (raw × N).
-  Eigen::VectorXd raw_values;                 ///< their values.
+  Eigen::VectorXd raw_values;                 ///< their screening values (f's own if exact).
+  bool raw_values_exact = true;               ///< false: approximations that only rank.
   std::vector<Eigen::Index> restart_indices;  ///< rows of raw_candidates that were refined.
   std::vector<SimplexRefineResult> restarts;  ///< one per restart, same order.
 };
@@ -163,8 +165,8 @@ inline Eigen::MatrixXd simplex_raw_candidates(const Simplex& simplex,
 /// \b Cost: raw_samples value evaluations + num_restarts · (typically 20–200) gradient
 /// evaluations, and O(N log N) per projection. Deterministic given options.seed.
 /// Throws bomf::invalid_argument for invalid options; non-finite values of f are tolerated
-/// (such points are never chosen) — if every value is non-finite, the best raw candidate by
-/// index order is returned with value −∞.
+/// (such points are never chosen) — if every value is non-finite, the first raw candidate is
+/// returned with value −∞ (with approximate screening values, the best screened one).
 template <class F>
 SimplexOptimizerResult maximize_on_simplex(F& f, const Simplex& simplex,
                                            const SimplexOptimizerOptions& options = {}) {
@@ -176,17 +178,25 @@ SimplexOptimizerResult maximize_on_simplex(F& f, const Simplex& simplex,
   const int workers = detail::parallel_workers(
       options.num_threads, std::max(result.raw_candidates.rows(), options.num_restarts));
   detail::ObjectivePerWorker<F> fs(f, workers, "bomf::maximize_on_simplex");
-  result.raw_values = detail::evaluate_values_parallel(
+  ScreeningValues screened = detail::screen_values_parallel(
       fs, result.raw_candidates, result.value_evaluations, workers, "bomf::maximize_on_simplex");
+  result.raw_values = std::move(screened.values);
+  result.raw_values_exact = screened.exact;
   std::mt19937_64 rng(options.seed ^ 0xd1b54a32d192ed03ULL);
   result.restart_indices =
       select_restarts(result.raw_values, options.num_restarts, options.eta, rng);
+  // The best raw candidate is a result only when its value is f's own; approximate screening
+  // values only rank (the refinement evaluates each start exactly, the best raw one among them).
   result.x = result.raw_candidates.row(0).transpose();
+  double best_raw = -std::numeric_limits<double>::infinity();
   for (Eigen::Index i = 0; i < result.raw_values.size(); ++i) {
-    if (std::isfinite(result.raw_values(i)) && result.raw_values(i) > result.value) {
-      result.value = result.raw_values(i);
+    if (std::isfinite(result.raw_values(i)) && result.raw_values(i) > best_raw) {
+      best_raw = result.raw_values(i);
       result.x = result.raw_candidates.row(i).transpose();
     }
+  }
+  if (result.raw_values_exact) {
+    result.value = best_raw;
   }
   result.restarts.resize(result.restart_indices.size());
   detail::parallel_for(

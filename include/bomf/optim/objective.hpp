@@ -13,6 +13,14 @@
 //   Eigen::VectorXd batch_values(const Eigen::Ref<const Eigen::MatrixXd>& X) const;  // X: n × d
 //
 // If it does not, the screening calls `f(x, grad)` point by point and discards the gradients.
+//
+// A type may instead provide values that only rank the candidates, cheaper than f and not
+// necessarily equal to it (qLogNEHVI with `QLogNehviOptions::screening_samples`):
+//
+//   bomf::ScreeningValues screening_values(const Eigen::Ref<const Eigen::MatrixXd>& X);
+//
+// The optimizers then use them to choose the restarts, and where `exact` is false they never
+// report a screened value as the result: the value they return is always one f computed.
 // The requirements are checked at compile time (as ensmallen's static checks) with a message that
 // names the missing piece.
 #pragma once
@@ -22,6 +30,13 @@
 #include <utility>
 
 namespace bomf {
+
+/// What an objective's optional `screening_values` returns: one value per candidate row, and
+/// whether they are f's own values (`exact`) or approximations that only rank the candidates.
+struct ScreeningValues {
+  Eigen::VectorXd values;
+  bool exact = true;
+};
 
 /// True when `F&` can be called as `double(const Eigen::Ref<const Eigen::VectorXd>&,
 /// Eigen::Ref<Eigen::VectorXd>)`: a value-and-gradient objective for the optimizers in optim/.
@@ -41,6 +56,16 @@ struct has_batch_values<F, std::void_t<decltype(std::declval<F&>().batch_values(
     : std::is_convertible<decltype(std::declval<F&>().batch_values(
                               std::declval<const Eigen::Ref<const Eigen::MatrixXd>&>())),
                           Eigen::VectorXd> {};
+
+template <class F, class = void>
+struct has_screening_values : std::false_type {};
+
+template <class F>
+struct has_screening_values<F, std::void_t<decltype(std::declval<F&>().screening_values(
+                                   std::declval<const Eigen::Ref<const Eigen::MatrixXd>&>()))>>
+    : std::is_convertible<decltype(std::declval<F&>().screening_values(
+                              std::declval<const Eigen::Ref<const Eigen::MatrixXd>&>())),
+                          ScreeningValues> {};
 
 /// Compile-time check used by every optimizer entry point.
 template <class F>
@@ -69,6 +94,22 @@ Eigen::VectorXd evaluate_values(F& f, const Eigen::MatrixXd& X, long& calls) {
       values(i) = f(x, grad);
     }
     return values;
+  }
+}
+
+/// The values that choose restarts among the rows of `X`: `f.screening_values(X)` when the type
+/// provides it, otherwise f's own values (evaluate_values, exact). `calls` is increased by the
+/// number of points screened.
+template <class F>
+ScreeningValues screen_values(F& f, const Eigen::MatrixXd& X, long& calls) {
+  if constexpr (has_screening_values<F>::value) {
+    calls += static_cast<long>(X.rows());
+    ScreeningValues screened = f.screening_values(X);
+    return screened;
+  } else {
+    ScreeningValues screened;
+    screened.values = evaluate_values(f, X, calls);
+    return screened;
   }
 }
 

@@ -51,41 +51,43 @@ class ObjectivePerWorker {
   std::vector<std::remove_const_t<F>> copies_;
 };
 
-/// Values of the objective at the rows of `X`, as `evaluate_values`, with the rows split into
-/// blocks evaluated by the workers of `fs` in parallel (`num_threads` ≤ the workers fs holds).
-/// `calls` is increased by X.rows(). Throws bomf::invalid_argument, naming `where`, when the
-/// objective's batch_values returns the wrong number of values.
+/// The screening values of the objective at the rows of `X`, as `screen_values`, with the rows
+/// split into blocks screened by the workers of `fs` in parallel (`num_threads` ≤ the workers fs
+/// holds); exact only when every block's values are. `calls` is increased by X.rows(). Throws
+/// bomf::invalid_argument, naming `where`, when the objective returns the wrong number of values.
 template <class F>
-Eigen::VectorXd evaluate_values_parallel(ObjectivePerWorker<F>& fs, const Eigen::MatrixXd& X,
-                                         long& calls, int num_threads, const char* where) {
+ScreeningValues screen_values_parallel(ObjectivePerWorker<F>& fs, const Eigen::MatrixXd& X,
+                                       long& calls, int num_threads, const char* where) {
   const int workers = parallel_workers(num_threads, X.rows());
   if (workers <= 1) {
-    Eigen::VectorXd values = evaluate_values(fs(0), X, calls);
-    require(values.size() == X.rows(), where, "the objective's batch_values returned ",
-            values.size(), " values for ", X.rows(), " points");
-    return values;
+    ScreeningValues screened = screen_values(fs(0), X, calls);
+    require(screened.values.size() == X.rows(), where, "the objective's screening returned ",
+            screened.values.size(), " values for ", X.rows(), " points");
+    return screened;
   }
   // Several blocks per worker so that uneven costs (points on faces are cheaper) balance out.
   const Eigen::Index block = std::max<Eigen::Index>(1, X.rows() / (4 * workers));
   const Eigen::Index num_blocks = (X.rows() + block - 1) / block;
-  std::vector<Eigen::VectorXd> parts(static_cast<std::size_t>(num_blocks));
+  std::vector<ScreeningValues> parts(static_cast<std::size_t>(num_blocks));
   parallel_for(workers, num_blocks, [&](int worker, Eigen::Index b) {
     const Eigen::Index first = b * block;
     const Eigen::Index rows = std::min(block, X.rows() - first);
     long ignored = 0;
-    Eigen::VectorXd part =
-        evaluate_values(fs(worker), Eigen::MatrixXd(X.middleRows(first, rows)), ignored);
-    require(part.size() == rows, where, "the objective's batch_values returned ", part.size(),
-            " values for ", rows, " points");
+    ScreeningValues part =
+        screen_values(fs(worker), Eigen::MatrixXd(X.middleRows(first, rows)), ignored);
+    require(part.values.size() == rows, where, "the objective's screening returned ",
+            part.values.size(), " values for ", rows, " points");
     parts[static_cast<std::size_t>(b)] = std::move(part);
   });
   calls += static_cast<long>(X.rows());
-  Eigen::VectorXd values(X.rows());
+  ScreeningValues screened;
+  screened.values.resize(X.rows());
   for (Eigen::Index b = 0; b < num_blocks; ++b) {
-    values.segment(b * block, parts[static_cast<std::size_t>(b)].size()) =
-        parts[static_cast<std::size_t>(b)];
+    const ScreeningValues& part = parts[static_cast<std::size_t>(b)];
+    screened.values.segment(b * block, part.values.size()) = part.values;
+    screened.exact = screened.exact && part.exact;
   }
-  return values;
+  return screened;
 }
 
 }  // namespace bomf::detail

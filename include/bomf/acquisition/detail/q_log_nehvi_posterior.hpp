@@ -284,14 +284,16 @@ struct QnehviObjectiveState {
   /// the other candidates, and is the same on every pack width). `ok` (B) says which candidates'
   /// conditional variance was positive (with psd_safe_cholesky's jitter up to 1e-3); F is
   /// unspecified for the others. For B = 1, zq … L_nn hold what `backward` needs.
+  /// With `samples` in [1, S) only the first `samples` rows of F are computed (F is samples × B):
+  /// the first base samples, for the screening of QLogNehviOptions::screening_samples.
   /// Cost O(B (n_t d + n_t²/2 + n_b n_t + S n_b)) in packs, plus the kernel rows' profiles.
   template <bool kDerivative, class DerivedX>
   void sample_q1(const Eigen::MatrixBase<DerivedX>& X, Eigen::MatrixXd& F, std::vector<char>& ok,
-                 Eigen::VectorXd& scratch) {
+                 Eigen::VectorXd& scratch, Eigen::Index samples = -1) {
     const Eigen::Index B = X.rows();
     const Eigen::Index nt = gp.z_train.cols();
     const Eigen::Index nb = z_base.cols();
-    const Eigen::Index S = Z_b.rows();
+    const Eigen::Index S = samples >= 1 && samples < Z_b.rows() ? samples : Z_b.rows();
     const double sy = gp.y_std;
     zq.resize(gp.z_train.rows(), B);
     k_t.resize(nt, B);
@@ -368,10 +370,10 @@ struct QnehviObjectiveState {
     for (Eigen::Index c = 0; c < B; ++c) {
       F.col(c).setConstant(mu(c));
     }
-    matrix_update<kDenseAdd>(S, B, nb, Z_b.data(), S, L_nbT.data(), nb, F.data(), S,
+    matrix_update<kDenseAdd>(S, B, nb, Z_b.data(), Z_b.rows(), L_nbT.data(), nb, F.data(), S,
                              scratch.data());
     for (Eigen::Index c = 0; c < B; ++c) {
-      F.col(c) += Z_n.col(0) * L_nn(0, c);
+      F.col(c) += Z_n.col(0).head(S) * L_nn(0, c);
     }
   }
 

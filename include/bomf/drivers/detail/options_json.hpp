@@ -67,12 +67,18 @@ inline nlohmann::json options_json(const GpFitOptions& o, const GpPriors& priors
 
 /// qLogNEHVI's scalar settings.
 inline nlohmann::json options_json(const QLogNehviOptions& o) {
-  return {{"num_samples", o.num_samples},
-          {"tau_relu", o.tau_relu},
-          {"tau_max", o.tau_max},
-          {"prune_baseline", o.prune_baseline},
-          {"prune_num_samples", o.prune_num_samples},
-          {"prune_max_frac", o.prune_max_frac}};
+  nlohmann::json j = {{"num_samples", o.num_samples},
+                      {"tau_relu", o.tau_relu},
+                      {"tau_max", o.tau_max},
+                      {"prune_baseline", o.prune_baseline},
+                      {"prune_num_samples", o.prune_num_samples},
+                      {"prune_max_frac", o.prune_max_frac}};
+  // Added after journals were first written: recorded only when it is not the default (as
+  // lbfgs_memory above).
+  if (o.screening_samples != QLogNehviOptions().screening_samples) {
+    j["screening_samples"] = o.screening_samples;
+  }
+  return j;
 }
 
 /// The local refinement on the simplex.
