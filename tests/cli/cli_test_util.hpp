@@ -3,15 +3,22 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
 #include <string>
+#include <utility>
 
 #include "cli/command_template.hpp"
 #include "cli/process.hpp"
@@ -89,6 +96,65 @@ inline BomfRun run_bomf(const std::string& arguments,
 
 inline std::string q(const std::string& text) {
   return cli::shell_quote(text);
+}
+
+/// One run of the bomf program on a terminal: what it wrote to it (stdout and stderr together,
+/// with the terminal's "\r\n" line ends) and its exit status (−1: killed, or timed out).
+struct TerminalRun {
+  std::string text;
+  int status = -1;
+  bool timed_out = false;
+  std::string unavailable;  ///< why no pseudo-terminal could be opened ("" when it ran)
+};
+
+/// Runs `bomf <arguments>` with stdin, stdout and stderr on a fresh pseudo-terminal (forkpty), as
+/// a user's shell does, with `environment` added; reads everything it writes until it exits, or
+/// kills it after `timeout`.
+inline TerminalRun run_bomf_on_terminal(
+    const std::string& arguments, std::chrono::milliseconds timeout = std::chrono::seconds(120),
+    const std::map<std::string, std::string>& environment = {}) {
+  const std::string command = "exec " + cli::shell_quote(BOMF_EXECUTABLE) + " " + arguments;
+  TerminalRun run;
+  int master = -1;
+  const pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
+  if (pid < 0) {
+    run.unavailable = std::string("forkpty: ") + std::strerror(errno);
+    return run;
+  }
+  if (pid == 0) {
+    for (const auto& [name, value] : environment) {
+      ::setenv(name.c_str(), value.c_str(), 1);
+    }
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  char buffer[4096];
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      run.timed_out = true;
+      ::kill(pid, SIGKILL);
+      break;
+    }
+    pollfd fd{master, POLLIN, 0};
+    if (::poll(&fd, 1, static_cast<int>(std::min<long long>(left.count(), 200))) <= 0) {
+      continue;
+    }
+    const ssize_t got = ::read(master, buffer, sizeof buffer);
+    if (got <= 0) {  // EIO once the program and everything it started closed the terminal
+      break;
+    }
+    run.text.append(buffer, static_cast<std::size_t>(got));
+  }
+  int wstatus = 0;
+  ::waitpid(pid, &wstatus, 0);
+  ::close(master);
+  if (!run.timed_out && WIFEXITED(wstatus)) {
+    run.status = WEXITSTATUS(wstatus);
+  }
+  return run;
 }
 
 /// A python3 that imports `modules` (e.g. "numpy" or "numpy, torch"): Debian's /usr/bin/python3,

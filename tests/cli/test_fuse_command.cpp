@@ -77,6 +77,34 @@ TEST_F(FuseCli, WritesTheLibrarysFusion) {
                            fuse_state_dicts(members_, Eigen::Vector3d::Constant(1.0 / 3), bf16));
 }
 
+// On a terminal `bomf fuse` draws a progress bar that ends at 100 % on a line of its own; through
+// a pipe, or with -q, it draws none. The three outputs are the same file.
+TEST_F(FuseCli, DrawsAProgressBarOnlyOnATerminal) {
+  const test::TerminalRun terminal = test::run_bomf_on_terminal(
+      "fuse --uniform -o " + q(path("tty.safetensors")) + " " + inputs());
+  if (!terminal.unavailable.empty()) {
+    GTEST_SKIP() << "no pseudo-terminal on this machine (" << terminal.unavailable << ")";
+  }
+  ASSERT_FALSE(terminal.timed_out) << terminal.text;
+  ASSERT_EQ(terminal.status, 0) << terminal.text;
+  EXPECT_NE(terminal.text.find("\r[##############################] 100.0%"), std::string::npos)
+      << terminal.text;
+  const std::size_t end = terminal.text.find("100.0%");
+  ASSERT_NE(end, std::string::npos);
+  EXPECT_NE(terminal.text.find("\r\n", end), std::string::npos) << "the bar ends its line";
+  const test::BomfRun piped =
+      run_bomf("fuse --uniform -o " + q(path("pipe.safetensors")) + " " + inputs());
+  ASSERT_EQ(piped.status(), 0) << piped.err();
+  EXPECT_EQ(piped.out().find("[#"), std::string::npos) << piped.out();
+  EXPECT_EQ(piped.err().find("[#"), std::string::npos) << piped.err();
+  const test::TerminalRun quiet = test::run_bomf_on_terminal(
+      "fuse -q --uniform -o " + q(path("quiet.safetensors")) + " " + inputs());
+  ASSERT_EQ(quiet.status, 0) << quiet.text;
+  EXPECT_EQ(quiet.text.find("[#"), std::string::npos) << quiet.text;
+  EXPECT_EQ(test::read_bytes(path("tty.safetensors")), test::read_bytes(path("pipe.safetensors")));
+  EXPECT_EQ(test::read_bytes(path("tty.safetensors")), test::read_bytes(path("quiet.safetensors")));
+}
+
 TEST_F(FuseCli, HelpOfTheSubcommandExitsZero) {
   const auto run = run_bomf("fuse --help");
   EXPECT_EQ(run.status(), 0);

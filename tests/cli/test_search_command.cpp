@@ -303,6 +303,64 @@ TEST_F(SearchCommand, CppEvaluatorEndToEnd) {
 // Failed evaluations (a non-zero exit with a message on stderr, a timeout) are journaled with
 // their reason and the stderr tail, and the search goes on; past --max-failures it stops with
 // status 3, and the report is still written.
+// What `bomf search` shows while it runs. On a terminal: a line per evaluation and under them a
+// status line redrawn in place ("\r\033[K  3 done · 0 running · hv … · 0:01"), which is cleared
+// before the summary. Through a pipe: the same evaluation lines and no terminal control codes.
+// With -q on a terminal: neither.
+TEST_F(SearchCommand, ShowsItsProgressOnATerminalAndPlainLinesInAPipe) {
+  const auto members = tiny_members(dir_, 3);
+  const std::string evaluate = "sh " + q(shell_evaluator(dir_)) + " {delta}";
+  const auto search = [&](const std::string& out, const std::string& extra) {
+    return "search" + joined(members) + kShellObjectives +
+           " --evaluator-fuses --baselines none --num-initial 2 --num-iterations 2 -o " +
+           q(path(out)) + extra + " --evaluate " + q(evaluate);
+  };
+  const TerminalRun terminal = run_bomf_on_terminal(search("tty", ""));
+  if (!terminal.unavailable.empty()) {
+    GTEST_SKIP() << "no pseudo-terminal on this machine (" << terminal.unavailable << ")";
+  }
+  ASSERT_FALSE(terminal.timed_out) << terminal.text;
+  ASSERT_EQ(terminal.status, 0) << terminal.text;
+  const std::string& text = terminal.text;
+  EXPECT_NE(text.find("fusion search: 7 evaluations planned, 1 worker"), std::string::npos) << text;
+  for (int k = 1; k <= 7; ++k) {
+    EXPECT_NE(text.find("[" + std::to_string(k) + "/7] "), std::string::npos) << k << "\n" << text;
+  }
+  EXPECT_NE(text.find("[1/7] member"), std::string::npos) << text;
+  EXPECT_NE(text.find("[7/7] acquisition"), std::string::npos) << text;
+  // The status line, drawn after each evaluation, with the count and the best values so far.
+  EXPECT_NE(text.find("\r\033[K  1 done · 0 running · "), std::string::npos) << text;
+  EXPECT_NE(text.find("\r\033[K  7 done · 0 running · hv "), std::string::npos) << text;
+  EXPECT_NE(text.find("best loss "), std::string::npos) << text;
+  // The last control sequence clears it: nothing after it is a status line.
+  const std::size_t last = text.rfind("\r\033[K");
+  ASSERT_NE(last, std::string::npos);
+  EXPECT_EQ(text.find(" done · ", last), std::string::npos) << text.substr(last);
+  // Every evaluation line starts on a line of its own: a redrawn status line is cleared first.
+  std::size_t at = 0;
+  while ((at = text.find("] member", at)) != std::string::npos) {
+    const std::size_t open = text.rfind('[', at);
+    ASSERT_NE(open, std::string::npos);
+    EXPECT_TRUE(open == 0 || text[open - 1] == '\n' || text.compare(open - 4, 4, "\r\033[K") == 0)
+        << text.substr(open > 20 ? open - 20 : 0, 60);
+    ++at;
+  }
+  // Through a pipe: the same lines, no control codes, no status line.
+  const BomfRun piped = run_bomf(search("pipe", ""));
+  ASSERT_EQ(piped.status(), 0) << piped.err();
+  for (int k = 1; k <= 7; ++k) {
+    EXPECT_NE(piped.err().find("[" + std::to_string(k) + "/7] "), std::string::npos) << k;
+  }
+  EXPECT_EQ(piped.err().find('\033'), std::string::npos) << piped.err();
+  EXPECT_EQ(piped.err().find(" done · "), std::string::npos) << piped.err();
+  EXPECT_EQ(piped.out().find('\033'), std::string::npos) << piped.out();
+  // Quiet on a terminal: no progress at all.
+  const TerminalRun quiet = run_bomf_on_terminal(search("quiet", " -q"));
+  ASSERT_EQ(quiet.status, 0) << quiet.text;
+  EXPECT_EQ(quiet.text.find("/7] "), std::string::npos) << quiet.text;
+  EXPECT_EQ(quiet.text.find('\033'), std::string::npos) << quiet.text;
+}
+
 TEST_F(SearchCommand, FailuresAndTimeoutsAreJournaledAndTheSearchGoesOn) {
   const auto members = tiny_members(dir_, 3);
   const std::string evaluate = "sh " + q(shell_evaluator(dir_)) + " {delta}";
