@@ -438,6 +438,11 @@ class TrainingLoopAdapter {
   bool stop_ = false;
 };
 
+/// "1 worker", "4 workers": the end of the summaries' messages.
+inline std::string workers_text(int workers) {
+  return concat(workers, workers == 1 ? " worker" : " workers");
+}
+
 }  // namespace detail
 
 /// The fusion search (fusion_search.hpp) with the evaluations spread over `pool`'s workers,
@@ -470,7 +475,8 @@ inline FusionResult solve(const FusionSearchOptions& options, FusionLedger& ledg
     throw;
   }
   fill(stopped ? SearchTermination::stopped_by_callback : SearchTermination::budget_reached,
-       detail::concat(search.trace().size(), " evaluations on ", pool.num_workers(), " workers"));
+       detail::concat(search.trace().size(), " evaluations on ",
+                      detail::workers_text(pool.num_workers())));
   return search.result();
 }
 
@@ -500,7 +506,8 @@ HyperparameterSearchResult solve(const HyperparameterSearchOptions& options,
                                 : search.remaining() > 0 ? SearchTermination::space_exhausted
                                                          : SearchTermination::budget_reached;
     HyperparameterSearchResult result = search.result();  // throws when no run succeeded
-    publish(t, detail::concat(search.num_completed(), " runs on ", pool.num_workers(), " workers"));
+    publish(t, detail::concat(search.num_completed(), " runs on ",
+                              detail::workers_text(pool.num_workers())));
     return result;
   } catch (const too_many_failures& e) {
     publish(SearchTermination::too_many_failures, e.what());
