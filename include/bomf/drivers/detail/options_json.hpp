@@ -44,6 +44,17 @@ inline nlohmann::json options_json(const GpPriors& priors) {
       {"initial", {priors.lengthscale_initial, priors.outputscale_initial, priors.noise_initial}}};
 }
 
+/// j[key] = value, unless value is `default_value`: for a setting added after journals were first
+/// written, so that those journals (written with its default, which they do not record) still
+/// resume, while a journal written with another value refuses the default and the other way round.
+template <class T>
+void record_unless_default(nlohmann::json& j, const char* key, const T& value,
+                           const T& default_value) {
+  if (value != default_value) {
+    j[key] = value;
+  }
+}
+
 /// GP fitting with `priors` resolved by the caller (the drivers' default differs from fit_gp's).
 inline nlohmann::json options_json(const GpFitOptions& o, const GpPriors& priors,
                                    const char* kernel) {
@@ -57,11 +68,7 @@ inline nlohmann::json options_json(const GpFitOptions& o, const GpPriors& priors
       {"max_iterations", o.max_iterations},
       {"gradient_tolerance", o.gradient_tolerance},
       {"relative_tolerance", o.relative_tolerance}};
-  // Added after journals were first written: recorded only when it is not the default, so that
-  // those journals (written with the default) still resume.
-  if (o.lbfgs_memory != GpFitOptions().lbfgs_memory) {
-    j["lbfgs_memory"] = o.lbfgs_memory;
-  }
+  record_unless_default(j, "lbfgs_memory", o.lbfgs_memory, GpFitOptions().lbfgs_memory);
   return j;
 }
 
@@ -73,11 +80,8 @@ inline nlohmann::json options_json(const QLogNehviOptions& o) {
                       {"prune_baseline", o.prune_baseline},
                       {"prune_num_samples", o.prune_num_samples},
                       {"prune_max_frac", o.prune_max_frac}};
-  // Added after journals were first written: recorded only when it is not the default (as
-  // lbfgs_memory above).
-  if (o.screening_samples != QLogNehviOptions().screening_samples) {
-    j["screening_samples"] = o.screening_samples;
-  }
+  record_unless_default(j, "screening_samples", o.screening_samples,
+                        QLogNehviOptions().screening_samples);
   return j;
 }
 
