@@ -9,6 +9,7 @@
 
 namespace CLI {
 class App;
+class Validator;
 }  // namespace CLI
 
 namespace bomf::cli {
@@ -36,6 +37,10 @@ void install_interrupt_handlers();
 void throw_if_interrupted();
 /// The interrupting signal that arrived (0: none yet).
 [[nodiscard]] int interrupt_signal();
+
+/// A CLI11 check that refuses an empty value ("" would otherwise mean "not given" for some
+/// options, or an unusable path): the message says what was expected, e.g. "a directory path".
+[[nodiscard]] CLI::Validator non_empty(const std::string& expected);
 
 /// Registers `bomf fuse` on `app`; the returned function runs it once `app` has parsed the
 /// command line, and returns the exit status (it throws `usage_error` for a wrong command line,

@@ -88,7 +88,7 @@ int run_fuse(const FuseArguments& a) {
   const Members members(a.inputs, options);
   try {
     members.check_output(a.output);
-  } catch (const invalid_argument& error) {
+  } catch (const usage_error& error) {
     throw usage_error(detail::concat("-o/--output: ", error.what()));
   }
   const Eigen::Map<const Eigen::VectorXd> coefficients(delta.data(), static_cast<Eigen::Index>(n));
@@ -121,14 +121,16 @@ std::function<int()> add_fuse_command(CLI::App& app) {
                        "δ_1,…,δ_N, comma-separated finite reals, one per input (any reals "
                        "unless --simplex)")
           ->type_name("REALS")
-          ->allow_extra_args(false);  // one token: never swallows the inputs
+          ->allow_extra_args(false)  // one token: never swallows the inputs
+          ->check(non_empty("δ_1,…,δ_N, comma-separated reals"));
   auto* uniform = fuse->add_flag("--uniform", args->uniform, "δ_i = 1/N (SWA)");
   coefficients->excludes(uniform);
   fuse->add_option("-o,--output", args->output,
                    "Output: a .safetensors file (safetensors inputs, single or sharded), a "
                    "directory (PEFT inputs) or a .pt file (torch.save inputs); never an input")
       ->type_name("PATH")
-      ->required();
+      ->required()
+      ->check(non_empty("a file or directory path"));
   fuse->add_flag("--simplex", args->simplex, "Require δ_i ≥ 0 and Σ δ_i = 1");
   fuse->add_option("--metadata", args->metadata,
                    "key=value for the output's __metadata__ (repeat the option for more pairs)")

@@ -27,6 +27,11 @@ struct FusionArguments {
 /// `command`, writing into `arguments` (which must outlive the parse).
 void add_fusion_options(CLI::App& command, FusionArguments& arguments);
 
+/// The number of CPUs this process may run on (its affinity mask: a container's cpuset, a
+/// taskset), or std::thread::hardware_concurrency() when that cannot be read (0: unknown).
+/// `member_options` reduces --threads to it.
+[[nodiscard]] int available_cpus();
+
 /// The member options of `arguments` for N members (dtype, integer tensors, chunk, PEFT mode),
 /// and the libtorch thread count in `threads`. Throws `usage_error` naming the option.
 [[nodiscard]] MemberOptions member_options(const FusionArguments& arguments,

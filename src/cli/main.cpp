@@ -73,19 +73,26 @@ int main(int argc, char** argv) {
   }
   install_interrupt_handlers();
   const std::string command = app.get_subcommands().front()->get_name();
+  // "bomf <command>: <what>", once: messages made with the command's name as their context
+  // already start with it.
+  const std::string prefix = "bomf " + command + ": ";
+  const auto what = [&prefix](const std::exception& error) {
+    const std::string text = error.what();
+    return text.rfind(prefix, 0) == 0 ? text.substr(prefix.size()) : text;
+  };
   try {
     return commands.at(command)();
   } catch (const usage_error& error) {
-    std::cerr << "bomf " << command << ": " << error.what() << "\n";
+    std::cerr << prefix << what(error) << "\n";
     return kExitUsage;
   } catch (const interrupted& error) {
-    std::cerr << "bomf " << command << ": " << error.what()
+    std::cerr << prefix << what(error)
               << (command == "search" ? "; every completed evaluation is in the journal"
                                       : "; nothing was written")
               << "\n";
     return kExitInterrupted;
   } catch (const std::exception& error) {
-    std::cerr << "bomf " << command << ": " << error.what() << "\n";
+    std::cerr << prefix << what(error) << "\n";
     return kExitFailure;
   }
 }

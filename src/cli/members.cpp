@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -13,9 +14,12 @@
 #include "bomf/fusion/streaming.hpp"
 #include "bomf/io/safetensors.hpp"
 #include "bomf/io/torch_archive.hpp"
+#include "cli/arguments.hpp"
 #include "io/file_util.hpp"
 
 namespace bomf::cli {
+
+namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kWhere = "bomf::cli::Members";
@@ -133,7 +137,16 @@ Members::Members(std::vector<std::string> paths, MemberOptions options)
         members.push_back(load_torch_state_dict(path));
         files_.push_back(path);
       }
-      loaded_->torch_fuser = std::make_unique<WeightFuser>(std::move(members), options_.fusion);
+      try {
+        loaded_->torch_fuser = std::make_unique<WeightFuser>(std::move(members), options_.fusion);
+      } catch (const invalid_argument& e) {
+        // The fuser counts its members from 0 and knows no file names: name them.
+        std::string files;
+        for (std::size_t i = 0; i < paths_.size(); ++i) {
+          files += detail::concat(i == 0 ? "" : ", ", i, " = '", paths_[i], "'");
+        }
+        throw invalid_argument(detail::concat(e.what(), " (members counted from 0: ", files, ")"));
+      }
       break;
     }
   }
@@ -150,19 +163,47 @@ std::string Members::output_name() const {
   }
 }
 
-void Members::check_output(const std::string& output) const {
-  std::vector<std::string> targets = {output};
-  if (format_ == MemberFormat::peft_adapter) {
-    targets.push_back(output + "/adapter_model.safetensors");
-    targets.push_back(output + "/adapter_config.json");
-  }
-  for (const auto& target : targets) {
-    for (const auto& file : files_) {
-      detail::require(!detail::same_file(target, file), "bomf", "the output '", target,
-                      "' is the member file '", file,
-                      "' (the same path, a symbolic link or a hard link to it); writing it would "
-                      "replace that member");
+void Members::check_not_a_member(const std::string& path) const {
+  for (const auto& file : files_) {
+    if (detail::same_file(path, file)) {
+      throw usage_error(detail::concat(
+          "'", path, "' is the member file '", file,
+          "' (the same path, a symbolic link or a hard link to it); writing it would replace "
+          "that member"));
     }
+  }
+}
+
+std::vector<std::string> Members::written_files(const std::string& output) const {
+  if (format_ == MemberFormat::peft_adapter) {
+    return {output, output + "/adapter_model.safetensors", output + "/adapter_config.json"};
+  }
+  return {output};
+}
+
+void Members::check_output(const std::string& output) const {
+  for (const auto& target : written_files(output)) {
+    check_not_a_member(target);
+    // Writing replaces whatever the path names (a FIFO or a device such as /dev/null would
+    // become a regular file): only a regular file, a symbolic link or a new path is an output,
+    // and a PEFT adapter's output is a directory.
+    const char* kind = detail::existing_non_regular_kind(target);
+    const bool adapter_directory = format_ == MemberFormat::peft_adapter && target == output &&
+                                   fs::is_directory(fs::symlink_status(target));
+    if (kind != nullptr && !adapter_directory) {
+      throw usage_error(detail::concat("the output '", target, "' exists and is ", kind,
+                                       ", expected a regular file or a new path (writing would "
+                                       "replace it)"));
+    }
+  }
+}
+
+void Members::check_plain_output(const std::string& path) const {
+  check_not_a_member(path);
+  if (const char* kind = detail::existing_non_regular_kind(path); kind != nullptr) {
+    throw usage_error(detail::concat("the output '", path, "' exists and is ", kind,
+                                     ", expected a regular file or a new path (writing would "
+                                     "replace it)"));
   }
 }
 

@@ -81,10 +81,24 @@ class Members {
   /// "fused.pt" (torch.save).
   [[nodiscard]] std::string output_name() const;
 
-  /// Throws `bomf::invalid_argument` when writing `output` would replace or write into a member:
-  /// `output` (or, for PEFT, a file it would create inside it) is the same file or directory
-  /// as one of `files()` — the same path, a symbolic link or a hard link (device and inode).
+  /// Throws `usage_error` when `path` is one of `files()` — the same path, a symbolic link or a
+  /// hard link (device and inode).
+  void check_not_a_member(const std::string& path) const;
+
+  /// The files `write_fused(δ, output)` creates: `output`, and for PEFT members the two files
+  /// inside that directory.
+  [[nodiscard]] std::vector<std::string> written_files(const std::string& output) const;
+
+  /// Throws `usage_error` (naming the path) when writing the checkpoint `output` would replace
+  /// or write into a member (any of `written_files(output)` is a member: `check_not_a_member`),
+  /// or when one of them exists and is not a regular file, a symbolic link or (PEFT) the
+  /// adapter directory itself: writing would replace it (a FIFO or a device such as /dev/null
+  /// would become a regular file).
   void check_output(const std::string& output) const;
+
+  /// The same checks for a plain file the program writes (a report file): not a member, and,
+  /// when it exists, a regular file or a symbolic link.
+  void check_plain_output(const std::string& path) const;
 
   /// Writes w(δ) = Σ_i δ_i w_i to `output` in the members' format: a .safetensors file for
   /// safetensors members (single or sharded), a directory with adapter_model.safetensors and

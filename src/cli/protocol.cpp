@@ -2,6 +2,9 @@
 
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "bomf/core/error.hpp"
 
@@ -44,6 +47,41 @@ bool read_number(const nlohmann::json& value, const std::string& what, double& o
   return true;
 }
 
+/// `line` parsed as JSON; on failure the discarded value and, in `reason`, what the parser
+/// found (without nlohmann's "[json.exception…]" tag), e.g. "number overflow parsing '1e999'".
+/// A key repeated within one object is a failure too (JSON parsers disagree on which value
+/// counts), named in `reason`.
+nlohmann::json parse_answer(std::string_view line, std::string& reason) {
+  std::vector<std::set<std::string>> keys;  // the keys of each object being parsed
+  std::string repeated;
+  const nlohmann::json::parser_callback_t note_keys =
+      [&keys, &repeated](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+        if (event == nlohmann::json::parse_event_t::object_start) {
+          keys.emplace_back();
+        } else if (event == nlohmann::json::parse_event_t::object_end && !keys.empty()) {
+          keys.pop_back();
+        } else if (event == nlohmann::json::parse_event_t::key && !keys.empty() &&
+                   !keys.back().insert(parsed.get<std::string>()).second && repeated.empty()) {
+          repeated = parsed.get<std::string>();
+        }
+        return true;
+      };
+  try {
+    nlohmann::json answer = nlohmann::json::parse(line.begin(), line.end(), note_keys);
+    if (!repeated.empty()) {
+      reason = detail::concat("the key \"", shorten(repeated), "\" appears twice in one object");
+      return nlohmann::json(nlohmann::json::value_t::discarded);
+    }
+    return answer;
+  } catch (const nlohmann::json::exception& e) {
+    reason = e.what();
+    if (reason.rfind("[json.exception.", 0) == 0 && reason.find("] ") != std::string::npos) {
+      reason = reason.substr(reason.find("] ") + 2);
+    }
+    return nlohmann::json(nlohmann::json::value_t::discarded);
+  }
+}
+
 }  // namespace
 
 EvaluatorOutcome parse_evaluator_answer(std::string_view stdout_text,
@@ -54,14 +92,19 @@ EvaluatorOutcome parse_evaluator_answer(std::string_view stdout_text,
     out.failure = "no answer: the evaluator printed nothing on standard output";
     return out;
   }
-  const nlohmann::json answer = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  std::string reason;
+  const nlohmann::json answer = parse_answer(line, reason);
+  if (answer.is_discarded() && reason.find("appears twice") != std::string::npos) {
+    out.failure = detail::concat("malformed answer: ", reason, ": ", shorten(line));
+    return out;
+  }
   if (answer.is_discarded() || !answer.is_object()) {
     const bool non_json_number = line.find("NaN") != std::string_view::npos ||
                                  line.find("Infinity") != std::string_view::npos;
     out.failure = detail::concat(
         "malformed answer: the last line of standard output is not a JSON object",
         non_json_number ? " (NaN and Infinity are not JSON: print null, or exit non-zero)" : "",
-        ": ", shorten(line));
+        reason.empty() ? std::string() : " (" + shorten(reason) + ")", ": ", shorten(line));
     return out;
   }
   const auto version = answer.find("bomf_protocol");

@@ -107,6 +107,10 @@ struct FusionReport {
 [[nodiscard]] FusionReport read_fusion_report(const std::string& path, const ReportOptions& options,
                                               bool note_if_in_use = true);
 
+/// The paths of report.md, report.csv, methods.csv and report.svg in `directory`, the files
+/// `write_report_files` writes (for checking them against the inputs before anything runs).
+[[nodiscard]] std::vector<std::string> report_file_paths(const std::string& directory);
+
 /// Writes report.md, report.csv, methods.csv and report.svg into `directory` (created if
 /// missing), each atomically. Returns the paths written. Implemented in report_files.cpp.
 std::vector<std::string> write_report_files(const FusionReport& report,

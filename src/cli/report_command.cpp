@@ -6,9 +6,11 @@
 #include <memory>
 #include <string>
 
+#include "bomf/core/error.hpp"
 #include "cli/arguments.hpp"
 #include "cli/commands.hpp"
 #include "cli/report.hpp"
+#include "io/file_util.hpp"
 
 namespace bomf::cli {
 namespace {
@@ -20,6 +22,20 @@ struct ReportArguments {
 };
 
 int run_report(const ReportArguments& a) {
+  if (!a.output.empty()) {
+    for (const std::string& file : report_file_paths(a.output)) {
+      if (detail::same_path(file, a.journal)) {
+        throw usage_error(detail::concat("-o/--output: the report file '", file,
+                                         "' would replace the journal '", a.journal,
+                                         "'; write the report into another directory"));
+      }
+      if (const char* kind = detail::existing_non_regular_kind(file); kind != nullptr) {
+        throw usage_error(detail::concat("-o/--output: '", file, "' exists and is ", kind,
+                                         ", expected a regular file or a new path (writing "
+                                         "would replace it)"));
+      }
+    }
+  }
   const FusionReport report = read_fusion_report(a.journal, selection_options(a.selection));
   for (const std::string& note : report.notes) {
     std::cerr << "bomf report: note: " << note << "\n";
@@ -36,6 +52,14 @@ int run_report(const ReportArguments& a) {
 
 }  // namespace
 
+CLI::Validator non_empty(const std::string& expected) {
+  return CLI::Validator(
+      [expected](std::string& value) {
+        return value.empty() ? "the value is empty, expected " + expected : std::string();
+      },
+      "", "non-empty");
+}
+
 void add_selection_options(CLI::App& command, SelectionArguments& arguments) {
   command
       .add_option("--selection", arguments.selection,
@@ -47,16 +71,19 @@ void add_selection_options(CLI::App& command, SelectionArguments& arguments) {
   command
       .add_option("--selection-metric", arguments.selection_metric,
                   "--selection best_metric: the metric's name (default the first)")
-      ->type_name("NAME");
+      ->type_name("NAME")
+      ->check(non_empty("a metric's name"));
   command
       .add_option("--selection-weights", arguments.selection_weights,
                   "--selection weighted_sum: 1 + K weights ≥ 0 over the normalized objectives, "
                   "the loss first")
-      ->type_name("REALS");
+      ->type_name("REALS")
+      ->check(non_empty("1 + K weights, comma-separated"));
   command
       .add_option("--baseline-metric", arguments.baseline_metric,
                   "The metric by which the best member and Greedy SWA rank (default the first)")
-      ->type_name("NAME");
+      ->type_name("NAME")
+      ->check(non_empty("a metric's name"));
 }
 
 ReportOptions selection_options(const SelectionArguments& arguments) {
@@ -80,12 +107,14 @@ std::function<int()> add_report_command(CLI::App& app) {
       "a running search's journal can be reported; a damaged journal is refused.");
   report->add_option("journal", args->journal, "The fusion journal (JSON lines)")
       ->required()
-      ->type_name("JOURNAL");
+      ->type_name("JOURNAL")
+      ->check(non_empty("a journal file path"));
   report
       ->add_option("-o,--output", args->output,
                    "Write report.md, report.csv, methods.csv and report.svg into this "
                    "directory (default: print the Markdown)")
-      ->type_name("DIR");
+      ->type_name("DIR")
+      ->check(non_empty("a directory path"));
   add_selection_options(*report, args->selection);
   return [args] { return run_report(*args); };
 }

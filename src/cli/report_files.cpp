@@ -77,6 +77,12 @@ FusionReport read_fusion_report(const std::string& path, const ReportOptions& op
     throw io_error(detail::concat("bomf report: journal '", path,
                                   "' is empty: no fusion search has written to it"));
   }
+  if (bytes.find('\n') == std::string::npos) {
+    throw io_error(detail::concat(
+        "bomf report: journal '", path, "' has no complete line (", bytes.size(),
+        " bytes without a newline): it is not a journal, or its first line was cut short before "
+        "any evaluation was recorded; there is nothing to report"));
+  }
   const bool in_use = note_if_in_use && held_by_another_process(path);
   // The header's values, so that the library's reader compares the header with itself and
   // checks everything else (format, version, checksums, sequence numbers, records).
@@ -137,6 +143,14 @@ FusionReport read_fusion_report(const std::string& path, const ReportOptions& op
   return report;
 }
 
+std::vector<std::string> report_file_paths(const std::string& directory) {
+  std::vector<std::string> paths;
+  for (const char* name : {"report.md", "report.csv", "methods.csv", "report.svg"}) {
+    paths.push_back((fs::path(directory) / name).string());
+  }
+  return paths;
+}
+
 std::vector<std::string> write_report_files(const FusionReport& report,
                                             const std::string& directory) {
   std::error_code error;
@@ -145,17 +159,13 @@ std::vector<std::string> write_report_files(const FusionReport& report,
     throw io_error(detail::concat("bomf: cannot create the report directory '", directory,
                                   "': ", error.message()));
   }
-  const std::pair<const char*, std::string> files[] = {{"report.md", report.markdown("report.svg")},
-                                                       {"report.csv", report.evaluations_csv()},
-                                                       {"methods.csv", report.methods_csv()},
-                                                       {"report.svg", report.svg()}};
-  std::vector<std::string> written;
-  for (const auto& [name, text] : files) {
-    const std::string file = (fs::path(directory) / name).string();
-    detail::write_file_atomically(file, text, "bomf: report");
-    written.push_back(file);
+  const std::vector<std::string> paths = report_file_paths(directory);
+  const std::string texts[] = {report.markdown("report.svg"), report.evaluations_csv(),
+                               report.methods_csv(), report.svg()};
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    detail::write_file_atomically(paths[i], texts[i], "bomf: report");
   }
-  return written;
+  return paths;
 }
 
 }  // namespace bomf::cli

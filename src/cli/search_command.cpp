@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -299,20 +301,61 @@ int run_search(const SearchArguments& a) {
     }
   };
   const Members members(a.members, member_settings);
+  const std::string fused_path = (fs::path(a.output) / model_name(members, "fused")).string();
+  const std::string journal_path =
+      a.journal.empty() ? (fs::path(a.output) / "journal.jsonl").string() : a.journal;
+  // Every file the search writes besides the journal, checked before anything is evaluated:
+  // none may be a member, the journal or the objectives file, and none may exist as anything
+  // but a regular file (a FIFO or a device would be replaced).
+  std::vector<std::string> written = report_file_paths(a.output);
+  std::vector<std::string> checkpoints = {fused_path};
+  if (a.write_baselines) {
+    if (baselines.swa) {
+      checkpoints.push_back((fs::path(a.output) / model_name(members, "swa")).string());
+    }
+    if (baselines.greedy_swa) {
+      checkpoints.push_back((fs::path(a.output) / model_name(members, "greedy_swa")).string());
+    }
+  }
+  try {
+    for (const std::string& file : written) {
+      members.check_plain_output(file);
+    }
+    for (const std::string& checkpoint : checkpoints) {
+      members.check_output(checkpoint);
+      for (const std::string& file : members.written_files(checkpoint)) {
+        written.push_back(file);
+      }
+    }
+    members.check_not_a_member(journal_path);
+  } catch (const usage_error& e) {
+    throw usage_error(detail::concat("-o/--output or --journal: ", e.what()));
+  }
+  const auto check_not_the_journal = [&](const std::string& file, bool exists_now) {
+    if (exists_now ? detail::same_file(file, journal_path)
+                   : detail::same_path(file, journal_path)) {
+      throw usage_error(detail::concat("--journal: '", journal_path, "' is the file '", file,
+                                       "' that the search writes into its output directory; "
+                                       "give the journal another name"));
+    }
+  };
+  for (const std::string& file : written) {
+    check_not_the_journal(file, false);
+    if (!a.objectives_file.empty() && detail::same_path(file, a.objectives_file)) {
+      throw usage_error(detail::concat("-o/--output: the search would write '", file,
+                                       "', which is the --objectives file; give another "
+                                       "output directory"));
+    }
+  }
+  if (!a.objectives_file.empty() && detail::same_path(journal_path, a.objectives_file)) {
+    throw usage_error(detail::concat("--journal: '", journal_path,
+                                     "' is the --objectives file; give the journal another name"));
+  }
   std::error_code fs_error;
   fs::create_directories(a.output, fs_error);
   if (fs_error) {
     throw io_error(detail::concat("bomf search: cannot create the output directory '", a.output,
                                   "': ", fs_error.message()));
-  }
-  const std::string fused_path = (fs::path(a.output) / model_name(members, "fused")).string();
-  const std::string journal_path =
-      a.journal.empty() ? (fs::path(a.output) / "journal.jsonl").string() : a.journal;
-  try {
-    members.check_output(fused_path);
-    members.check_output(journal_path);
-  } catch (const invalid_argument& e) {
-    throw usage_error(detail::concat("-o/--output or --journal: ", e.what()));
   }
   const std::string fingerprint = fingerprint_of(members, a);
   std::optional<FusionLedger> opened;
@@ -329,6 +372,11 @@ int run_search(const SearchArguments& a) {
         "or output directory, or rerun the search it belongs to"));
   }
   FusionLedger& ledger = *opened;
+  // Once the journal exists, compare files, not paths: a journal path that is a symbolic link to
+  // one of the outputs (not yet created when the paths were compared) is caught here.
+  for (const std::string& file : written) {
+    check_not_the_journal(file, true);
+  }
   bool has_info = false;
   for (const nlohmann::json& line : ledger.journal().records()) {
     has_info = has_info || line.value("kind", std::string()) == "bomf_search";
@@ -353,7 +401,10 @@ int run_search(const SearchArguments& a) {
   settings.environment = environment;
   settings.members = a.members;
   settings.objectives = objectives;
-  settings.timeout = std::chrono::milliseconds(static_cast<long long>(timeout * 1000.0));
+  // Whole milliseconds (rounded): a positive limit below 1 ms is 1 ms (never 0, which means no
+  // limit), and one beyond 10¹² ms (about 32 years) is as good as none but must not overflow.
+  settings.timeout = std::chrono::milliseconds(
+      timeout > 0.0 ? std::llround(std::clamp(timeout * 1000.0, 1.0, 1e12)) : 0LL);
   settings.scratch = scratch_run.path();
   settings.keep_scratch = a.keep_scratch;
   settings.first_id = ledger.records().size();
@@ -472,7 +523,7 @@ int run_search(const SearchArguments& a) {
 
   // ---- The report, made from the journal as `bomf report` makes it.
   const FusionReport report = read_fusion_report(ledger.path(), report_options, false);
-  const std::vector<std::string> written = write_report_files(report, a.output);
+  const std::vector<std::string> report_files = write_report_files(report, a.output);
   progress.clear();
   if (!a.quiet) {
     if (summary.num_evaluations > 0) {
@@ -488,7 +539,8 @@ int run_search(const SearchArguments& a) {
                   << ")\n";
       }
     }
-    std::cout << "report: " << written.front() << " (and report.csv, methods.csv, report.svg)\n";
+    std::cout << "report: " << report_files.front()
+              << " (and report.csv, methods.csv, report.svg)\n";
     if (status == kExitSuccess) {
       std::cout << "fused checkpoint: " << fused_path << "\n";
     }
@@ -526,7 +578,8 @@ std::function<int()> add_search_command(CLI::App& app) {
                    "{\"bomf_protocol\": 1, \"loss\": …, \"metrics\": {…}} as its last line")
       ->required()
       ->type_name("COMMAND")
-      ->allow_extra_args(false);
+      ->allow_extra_args(false)
+      ->check(non_empty("an evaluator command"));
   search->add_flag("--evaluator-fuses", args->evaluator_fuses,
                    "bomf writes no fused checkpoint: the evaluator fuses {members} with {delta}");
   search
@@ -538,22 +591,26 @@ std::function<int()> add_search_command(CLI::App& app) {
   search
       ->add_option("--objectives", args->objectives_file,
                    "JSON file {\"objectives\": [{\"name\", \"kind\", \"direction\"}, …]}")
-      ->type_name("FILE");
+      ->type_name("FILE")
+      ->check(non_empty("a file path"));
   search
       ->add_option("-o,--output", args->output,
                    "Output directory: the fused checkpoint, the journal, the report")
       ->required()
-      ->type_name("DIR");
+      ->type_name("DIR")
+      ->check(non_empty("a directory path"));
   search
       ->add_option("--journal", args->journal,
                    "Journal of every evaluation (default OUTPUT/journal.jsonl); a rerun with "
                    "it repeats no completed evaluation")
-      ->type_name("FILE");
+      ->type_name("FILE")
+      ->check(non_empty("a file path"));
   search
       ->add_option("--scratch", args->scratch,
                    "Where the workers' fused checkpoints are written, in a directory "
                    "bomf-search-XXXXXX of this search's own (default OUTPUT/scratch)")
-      ->type_name("DIR");
+      ->type_name("DIR")
+      ->check(non_empty("a directory path"));
   search->add_flag("--keep-scratch", args->keep_scratch,
                    "Keep each evaluation's scratch directory (to debug an evaluator)");
   search->add_option("--parallel", args->parallel, "Evaluations at once, 1 to 1024 (default 1)")
@@ -573,19 +630,23 @@ std::function<int()> add_search_command(CLI::App& app) {
   search
       ->add_option("--num-initial", args->num_initial,
                    "Quasi-random δ after the members (default N)")
-      ->type_name("INT");
+      ->type_name("INT")
+      ->check(non_empty("an integer ≥ 0"));
   search
       ->add_option("--num-iterations", args->num_iterations,
                    "log-qNEHVI iterations (default 5·N); may grow on a rerun")
-      ->type_name("INT");
+      ->type_name("INT")
+      ->check(non_empty("an integer ≥ 0"));
   search
       ->add_option("--max-failures", args->max_failures,
                    "Failed evaluations tolerated before the search stops (default 10)")
       ->type_name("INT");
   search->add_option("--lower-bounds", args->lower_bounds, "δ_i ≥ these, one per member")
-      ->type_name("REALS");
+      ->type_name("REALS")
+      ->check(non_empty("one real per member, comma-separated"));
   search->add_option("--upper-bounds", args->upper_bounds, "δ_i ≤ these, one per member")
-      ->type_name("REALS");
+      ->type_name("REALS")
+      ->check(non_empty("one real per member, comma-separated"));
   search
       ->add_option("--anchor", args->anchor,
                    "Reference point of the normalization: the worst member (the paper's, "

@@ -60,8 +60,8 @@ CheckedInputs open_and_check(const std::vector<std::string>& inputs,
   for (const auto& name : first.names()) {
     const SafetensorsTensorInfo& reference = first.info(name);
     for (std::size_t m = 1; m < n; ++m) {
-      detail::require(members[m].contains(name), kWhere, "input ", m, " ('", inputs[m],
-                      "') has no tensor '", name, "' (present in '", inputs[0], "')");
+      detail::require(members[m].contains(name), kWhere, "input ", m + 1, " of ", n, " ('",
+                      inputs[m], "') has no tensor '", name, "' (present in '", inputs[0], "')");
       const SafetensorsTensorInfo& other = members[m].info(name);
       detail::require(other.dtype == reference.dtype && other.shape == reference.shape, kWhere,
                       "tensor '", name, "' has shape ", shape_string(reference.shape),
@@ -81,9 +81,9 @@ CheckedInputs open_and_check(const std::vector<std::string>& inputs,
     out.layout.push_back(std::move(info));
   }
   for (std::size_t m = 1; m < n; ++m) {
-    detail::require(members[m].names().size() == first.names().size(), kWhere, "input ", m, " ('",
-                    inputs[m], "') has ", members[m].names().size(), " tensors, '", inputs[0],
-                    "' has ", first.names().size());
+    detail::require(members[m].names().size() == first.names().size(), kWhere, "input ", m + 1,
+                    " of ", n, " ('", inputs[m], "') has ", members[m].names().size(),
+                    " tensors, '", inputs[0], "' has ", first.names().size());
   }
   return out;
 }
@@ -125,7 +125,7 @@ void fuse_safetensors_files(const std::vector<std::string>& inputs,
     files.push_back(inputs[m]);
     for (const auto& file : files) {
       detail::require(!detail::same_file(output, file), kWhere, "argument 'output' ('", output,
-                      "') is the same file as input ", m, " ('", file,
+                      "') is the same file as input ", m + 1, " of ", n, " ('", file,
                       "'); writing it would replace that input");
     }
   }

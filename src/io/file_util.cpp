@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <random>
 #include <utility>
 
@@ -67,6 +68,14 @@ std::string directory_of(const std::string& path) {
 
 AtomicFile::AtomicFile(std::string path, std::string where)
     : path_(std::move(path)), where_(std::move(where)) {
+  require(!path_.empty(), where_.c_str(), "the output path is empty, expected a file name");
+  // The rename at commit() replaces whatever the path names: a FIFO, a device or a socket there
+  // (e.g. /dev/null) would be replaced by a regular file. Only a regular file, a symbolic link
+  // (the link is replaced, not its target) or a new path is an output.
+  if (const char* kind = existing_non_regular_kind(path_); kind != nullptr) {
+    throw io_error(concat(where_, ": the output '", path_, "' is ", kind,
+                          ", expected a regular file or a new path (writing would replace it)"));
+  }
   // Leave room for the prefix and suffix within NAME_MAX (255).
   std::string base = base_name_of(path_);
   if (base.size() > 200) {
@@ -253,6 +262,26 @@ bool same_file(const std::string& a, const std::string& b) {
     return false;
   }
   return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+const char* existing_non_regular_kind(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 || S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
+    return nullptr;
+  }
+  return kind_of(st.st_mode);
+}
+
+bool same_path(const std::string& a, const std::string& b) {
+  if (same_file(a, b)) {
+    return true;
+  }
+  namespace fs = std::filesystem;
+  std::error_code ea;
+  std::error_code eb;
+  const fs::path pa = fs::weakly_canonical(fs::absolute(a, ea), ea);
+  const fs::path pb = fs::weakly_canonical(fs::absolute(b, eb), eb);
+  return !ea && !eb && pa == pb;
 }
 
 }  // namespace bomf::detail

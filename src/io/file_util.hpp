@@ -74,6 +74,16 @@ void write_file_atomically(const std::string& path, std::string_view bytes,
 /// exist.
 [[nodiscard]] bool same_file(const std::string& a, const std::string& b);
 
+/// What `path` is when it exists and is neither a regular file nor a symbolic link ("a FIFO
+/// (named pipe)", "a directory", "a character device", …): something an atomic write
+/// (`AtomicFile`) would replace by a regular file. nullptr when it does not exist or is one.
+[[nodiscard]] const char* existing_non_regular_kind(const std::string& path);
+
+/// True when `a` and `b` name the same file (`same_file`), or the same path once made absolute
+/// and normalized with the symbolic links of its existing part resolved (so also for a file not
+/// created yet: "out/report.md" and "./out/../out/report.md").
+[[nodiscard]] bool same_path(const std::string& a, const std::string& b);
+
 /// True when `text` ends with `suffix`.
 [[nodiscard]] inline bool ends_with(std::string_view text, std::string_view suffix) noexcept {
   return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;

@@ -12,6 +12,7 @@
 #include "bomf/fusion/weight_fuser.hpp"
 #include "bomf/io/safetensors.hpp"
 #include "bomf/io/torch_archive.hpp"
+#include "cli/fusion_arguments.hpp"
 #include "cli_test_util.hpp"
 
 namespace bomf {
@@ -250,6 +251,46 @@ TEST_F(FuseCli, IncompatibleOrMissingInputsFailWithoutWriting) {
                  1, "garbage.safetensors");
   expect_refused("--uniform -o " + q(path("no/such/dir/out.safetensors")) + " " + inputs(), 1,
                  "cannot create a temporary file");
+}
+
+// Review of the CLI (stop 29): writing replaces whatever the output path names, so a FIFO or a
+// device there (as root, -o /dev/null became a regular file) is refused, as are empty values,
+// and an input's mismatch names it by its 1-based position.
+TEST_F(FuseCli, OutputsThatAreNotRegularFilesAndEmptyValuesAreRefused) {
+  const std::string rest = " --uniform " + inputs();
+  ASSERT_EQ(::mkfifo(path("pipe").c_str(), 0600), 0);
+  expect_refused("-o " + q(path("pipe")) + rest, 2,
+                 "exists and is a FIFO (named pipe), expected a regular file or a new path");
+  EXPECT_TRUE(fs::is_fifo(path("pipe")));
+  fs::create_directory(path("adir"));
+  expect_refused("-o " + q(path("adir")) + rest, 2, "exists and is a directory");
+  expect_refused("-o ''" + rest, 2, "the value is empty, expected a file or directory path");
+  expect_refused("-c '' -o " + q(path("out.safetensors")) + " " + inputs(), 2,
+                 "the value is empty, expected δ_1,…,δ_N");
+  StateDict fewer;
+  for (std::size_t k = 0; k < members_[0].size(); ++k) {
+    if (members_[0][k].first != "embed.weight") {
+      fewer.insert(members_[0][k].first, members_[0][k].second);
+    }
+  }
+  save_safetensors(path("fewer.safetensors"), fewer);
+  expect_refused("--uniform -o " + q(path("out.safetensors")) + " " + q(path("a.safetensors")) +
+                     " " + q(path("fewer.safetensors")),
+                 1, "input 2 of 2 ('" + path("fewer.safetensors") + "') has no tensor");
+}
+
+TEST_F(FuseCli, MoreThreadsThanTheProcessHasCpusAreReducedWithANote) {
+  const int cpus = cli::available_cpus();
+  if (cpus <= 0 || cpus >= 4096) {
+    GTEST_SKIP() << "the number of CPUs is unknown or ≥ 4096";
+  }
+  const test::BomfRun run =
+      run_bomf("fuse --uniform --threads 4096 -o " + q(path("out.safetensors")) + " " + inputs());
+  ASSERT_EQ(run.status(), 0) << run.err();
+  EXPECT_NE(run.err().find("--threads 4096 is more than the " + std::to_string(cpus) +
+                           " CPUs this process may run on; using " + std::to_string(cpus)),
+            std::string::npos)
+      << run.err();
 }
 
 TEST_F(FuseCli, AnInterruptedRunLeavesNothingBehind) {

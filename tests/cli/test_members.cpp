@@ -15,6 +15,7 @@
 #include "bomf/fusion/lora.hpp"
 #include "bomf/io/safetensors.hpp"
 #include "bomf/io/torch_archive.hpp"
+#include "cli/arguments.hpp"
 #include "cli/members.hpp"
 #include "cli/peft.hpp"
 #include "cli_test_util.hpp"
@@ -163,7 +164,7 @@ TEST_F(PeftMembers, RefusalsNameTheProblem) {
   });
   EXPECT_NE(dora.find("DoRA"), std::string::npos) << dora;
   const Members members({kPeft + "/member_1", kPeft + "/member_2"});
-  const std::string inside = test::error_message(
+  const std::string inside = test::error_message<usage_error>(
       [&] { members.write_fused(Eigen::Vector2d(0.5, 0.5), kPeft + "/member_1"); });
   EXPECT_NE(inside.find("member file"), std::string::npos) << inside;
   MemberOptions simplex;

@@ -675,6 +675,14 @@ TEST_F(SearchCommand, RefusesWrongCommandLines) {
        "--selection-weights: weights has 1"},
       {ok + " --baselines swa,soup", "--baselines: 'soup'"},
       {ok + " --worker-env 1X=3", "'1X' is not a variable name"},
+      {ok + " --lower-bounds ''", "--lower-bounds: the value is empty, expected one real"},
+      {ok + " --journal ''", "--journal: the value is empty, expected a file path"},
+      {ok + " --journal " + q(out + "/report.md"), "--journal: '" + out +
+                                                       "/report.md' is the file '" + out +
+                                                       "/report.md' that the search "
+                                                       "writes"},
+      {ok + " --journal " + q(out + "/fused.safetensors"), "that the search writes"},
+      {ok + " --journal " + q(out + "/../out/methods.csv"), "that the search writes"},
   };
   for (const auto& [arguments, expected] : cases) {
     const BomfRun r = run_bomf(base + arguments);
@@ -685,6 +693,76 @@ TEST_F(SearchCommand, RefusesWrongCommandLines) {
   const BomfRun one = run_bomf("search " + q(members[0]) + " -o " + q(out) + ok);
   EXPECT_EQ(one.status(), 2);
   EXPECT_NE(one.err().find("at least 2 member checkpoints"), std::string::npos) << one.err();
+}
+
+// Review of the CLI (stop 29): a file the search would write into its output directory (the
+// report files, the fused checkpoint, the baselines' with --write-baselines) that is a member,
+// the journal or the objectives file is refused before anything is evaluated, and the file is
+// left unchanged; a journal path that names another kind of file is never truncated.
+TEST_F(SearchCommand, NeverWritesOverAMemberTheJournalOrTheObjectivesFile) {
+  const auto members = tiny_members(dir_, 2);
+  const std::string out = path("out");
+  fs::create_directories(out);
+  const std::string evaluate =
+      " --evaluator-fuses -q --num-initial 1 --num-iterations 1 --evaluate " +
+      q("sh " + q(shell_evaluator(dir_)) + " {delta}");
+  // A member that sits in the output directory under a report file's name, or a baseline's.
+  for (const char* name : {"report.md", "methods.csv", "swa.safetensors"}) {
+    fs::copy_file(members[1], out + "/" + name, fs::copy_options::overwrite_existing);
+    const std::string before = read_bytes(out + "/" + name);
+    const BomfRun r = run_bomf("search " + q(members[0]) + " " + q(out + "/" + name) +
+                               kShellObjectives + evaluate + " --write-baselines -o " + q(out));
+    EXPECT_EQ(r.status(), 2) << name << "\n" << r.err();
+    EXPECT_NE(r.err().find("is the member file"), std::string::npos) << name << "\n" << r.err();
+    EXPECT_EQ(read_bytes(out + "/" + name), before) << name;
+    EXPECT_FALSE(fs::exists(out + "/journal.jsonl")) << name << ": nothing was evaluated";
+    fs::remove(out + "/" + name);
+  }
+  // The objectives file as the journal, or as a report file; its bytes stay.
+  const std::string objectives = R"({"objectives": [{"name": "loss", "kind": "loss"}, )"
+                                 R"({"name": "acc", "kind": "metric"}]})";
+  write_bytes(path("objectives.json"), objectives);
+  const std::string common = "search" + joined(members) + " --objectives " +
+                             q(path("objectives.json")) + evaluate + " -o " + q(out);
+  BomfRun r = run_bomf(common + " --journal " + q(path("objectives.json")));
+  EXPECT_EQ(r.status(), 2) << r.err();
+  EXPECT_NE(r.err().find("is the --objectives file"), std::string::npos) << r.err();
+  write_bytes(out + "/report.csv", objectives);
+  r = run_bomf("search" + joined(members) + " --objectives " + q(out + "/report.csv") + evaluate +
+               " -o " + q(out));
+  EXPECT_EQ(r.status(), 2) << r.err();
+  EXPECT_NE(r.err().find("which is the --objectives file"), std::string::npos) << r.err();
+  EXPECT_EQ(read_bytes(path("objectives.json")), objectives);
+  EXPECT_EQ(read_bytes(out + "/report.csv"), objectives);
+  // Any other file without a complete line given as the journal: refused, unchanged.
+  write_bytes(path("notes.txt"), "my notes, no newline");
+  r = run_bomf(common + " --journal " + q(path("notes.txt")));
+  EXPECT_EQ(r.status(), 1) << r.err();
+  EXPECT_NE(r.err().find("is not a journal of this run; it was left unchanged"), std::string::npos)
+      << r.err();
+  EXPECT_EQ(read_bytes(path("notes.txt")), "my notes, no newline");
+  // A journal path that is a symbolic link to a report file not written yet: caught once the
+  // journal exists, before anything is evaluated.
+  fs::remove_all(out);
+  fs::create_symlink(out + "/report.svg", path("link.jsonl"));
+  r = run_bomf("search" + joined(members) + kShellObjectives + evaluate + " -o " + q(out) +
+               " --journal " + q(path("link.jsonl")));
+  EXPECT_EQ(r.status(), 2) << r.err();
+  EXPECT_NE(r.err().find("that the search writes into its output directory"), std::string::npos)
+      << r.err();
+  EXPECT_EQ(evaluation_records(path("link.jsonl")).size(), 0u);
+  // A limit below a millisecond is a millisecond, not "no limit".
+  const BomfRun timed = run_bomf("search" + joined(members) + kShellObjectives +
+                                 " --evaluator-fuses -q --num-initial 0 --num-iterations 0 "
+                                 "--baselines none --timeout 0.0001 -o " +
+                                 q(path("timed")) + " --evaluate " +
+                                 q("sleep 1; sh " + q(shell_evaluator(dir_)) + " {delta}"));
+  EXPECT_EQ(timed.status(), 3) << timed.err();
+  const auto records = evaluation_records(path("timed/journal.jsonl"));
+  ASSERT_FALSE(records.empty());
+  for (const auto& record : records) {
+    EXPECT_NE(record.dump().find("timed out"), std::string::npos) << record.dump();
+  }
 }
 
 class ReportCommand : public ScratchDirectory {
@@ -734,6 +812,8 @@ TEST_F(ReportCommand, RefusesDamagedJournalsAndChangesNone) {
                              "the journal's last line is incomplete");
   EXPECT_NE(torn.out().find("# BOMF fusion report"), std::string::npos);
   check("empty.jsonl", "", 1, "is empty");
+  check("binary.jsonl", std::string("\0\xff\0\xff", 4), 1,
+        "has no complete line (4 bytes without a newline)");
   check("other.jsonl", "{\"a\": 1}\n", 1, "has format version (none)");
   ASSERT_EQ(::mkfifo(path("fifo").c_str(), 0600), 0);
   const BomfRun fifo = run_bomf("report " + q(path("fifo")), 30s);
@@ -741,6 +821,14 @@ TEST_F(ReportCommand, RefusesDamagedJournalsAndChangesNone) {
   EXPECT_NE(fifo.err().find("FIFO"), std::string::npos) << fifo.err();
   const BomfRun missing = run_bomf("report " + q(path("missing.jsonl")), 30s);
   EXPECT_EQ(missing.status(), 1) << missing.err();
+  EXPECT_EQ(missing.err().find("bomf report: bomf report:"), std::string::npos) << missing.err();
+  // The report's files must not replace the journal.
+  fs::create_directories(path("rr"));
+  write_bytes(path("rr/report.csv"), good);
+  const BomfRun over = run_bomf("report " + q(path("rr/report.csv")) + " -o " + q(path("rr")));
+  EXPECT_EQ(over.status(), 2) << over.err();
+  EXPECT_NE(over.err().find("would replace the journal"), std::string::npos) << over.err();
+  EXPECT_EQ(read_bytes(path("rr/report.csv")), good);
   EXPECT_EQ(read_bytes(journal), good);
 }
 

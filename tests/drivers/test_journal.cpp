@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -220,6 +221,46 @@ TEST(JournalFile, OnlyRegularFilesAreJournals) {
   EXPECT_MESSAGE(message_of([&] { bomf::solve(small_search("/dev/zero"), problem); }),
                  "a character device");
   EXPECT_EQ(problem.calls, 0);
+}
+
+// A file with no complete line is a torn header only when its bytes begin this run's header;
+// anything else (a JSON file given as the journal by mistake, a binary) is refused, unchanged.
+TEST(JournalFile, AFileWithoutACompleteLineIsRecoveredOnlyWhenItBeginsThisRunsHeader) {
+  const std::string path = temp_file("not_a_journal.json");
+  const std::string json = R"({"objectives":[{"name":"loss","kind":"loss"}]})";
+  std::string binary(200, '\0');
+  binary[1] = '\xff';
+  for (const std::string& content : {json, binary, std::string("{\"format\":\"bomf.other\"")}) {
+    {
+      std::ofstream out(path, std::ios::binary | std::ios::trunc);
+      out << content;
+    }
+    EXPECT_MESSAGE(message_of<bomf::io_error>([&] { Journal(path, header()); }),
+                   "has no complete line, and its " + std::to_string(content.size()) +
+                       " bytes are not the beginning of this run's journal header");
+    std::ifstream in(path, std::ios::binary);
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), content) << "left unchanged";
+  }
+  // Through the drivers, with nothing evaluated.
+  DisagreeingProblem problem(3);
+  EXPECT_MESSAGE(message_of<bomf::io_error>([&] { bomf::solve(small_search(path), problem); }),
+                 "is not a journal of this run; it was left unchanged");
+  EXPECT_EQ(problem.calls, 0);
+  // A header cut short by a crash: dropped and reported, the journal started again.
+  const std::string fresh = temp_file("torn_header.jsonl");
+  { Journal first(fresh, header()); }
+  const std::string line = file_lines(fresh).at(0) + "\n";
+  for (const std::size_t cut : {std::size_t{1}, line.size() / 2, line.size() - 1}) {
+    {
+      std::ofstream out(fresh, std::ios::binary | std::ios::trunc);
+      out << line.substr(0, cut);
+    }
+    Journal reopened(fresh, header());
+    EXPECT_EQ(reopened.recovered_torn_bytes(), cut);
+    EXPECT_EQ(file_lines(fresh).size(), 1u);
+  }
+  std::remove(path.c_str());
+  std::remove(fresh.c_str());
 }
 
 // A write(2) that writes `allowed` bytes of the next call, then fails with ENOSPC.

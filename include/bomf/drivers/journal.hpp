@@ -16,7 +16,9 @@
 // line cut short by a crash (no newline at the end of the file) is dropped, the file truncated
 // back to the last complete record, and the number of bytes dropped reported
 // (`recovered_torn_bytes`, which the drivers' summaries surface); damage anywhere else is an
-// error.
+// error. A file with no complete line is recovered only when its bytes begin the header this run
+// would write (a header cut short); any other such file — a JSON file, a binary, another run's
+// torn header — is refused and left unchanged, never truncated.
 //
 // Failed writes. When a write fails (disk full, file-size limit, I/O error) after part of a line
 // reached the file, the file is truncated back to the end of the last complete record before the
@@ -210,11 +212,7 @@ class Journal {
   // Writes `record` with its sequence number and checksum as one line, fsyncs; on failure
   // truncates back to the last complete line and throws.
   void write_line(nlohmann::json record, std::size_t seq) {
-    record["seq"] = seq;
-    const std::string canonical = detail::journal_canonical_text(record);
-    record["crc"] = detail::journal_checksum(canonical);
-    std::string line = detail::journal_canonical_text(record);
-    line.push_back('\n');
+    const std::string line = line_text(std::move(record), seq);
     const char* p = line.data();
     std::size_t left = line.size();
     while (left > 0) {
@@ -230,6 +228,16 @@ class Journal {
     if (::fsync(fd_) != 0)
       fail_write("cannot fsync", errno);
     good_size_ += line.size();
+  }
+
+  // The line `write_line` writes for `record` with sequence number `seq` (newline included).
+  static std::string line_text(nlohmann::json record, std::size_t seq) {
+    record["seq"] = seq;
+    const std::string canonical = detail::journal_canonical_text(record);
+    record["crc"] = detail::journal_checksum(canonical);
+    std::string line = detail::journal_canonical_text(record);
+    line.push_back('\n');
+    return line;
   }
 
   // Truncates a partly written line away, then throws.
@@ -313,6 +321,16 @@ class Journal {
       pos = nl + 1;
     }
     good_size_ = pos;
+    if (pos == 0 && !data.empty() &&
+        line_text(expected_header, 0).compare(0, data.size(), data) != 0) {
+      // No complete line, and not the start of the header this run writes: a torn header is
+      // recovered, but this is some other file (or another run's torn header): leave it alone.
+      throw io_error(detail::concat(
+          "bomf::Journal: '", path_, "' has no complete line, and its ", data.size(),
+          " bytes are not the beginning of this run's journal header (a first line cut short "
+          "would be): it is not a journal of this run; it was left unchanged — give another "
+          "journal path, or delete the file if it is yours to lose"));
+    }
     if (pos < data.size()) {
       torn_bytes_ = data.size() - pos;
       if (::ftruncate(fd_, static_cast<off_t>(pos)) != 0 || ::fsync(fd_) != 0)

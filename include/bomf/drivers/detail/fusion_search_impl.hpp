@@ -408,11 +408,19 @@ inline void FusionSearch::check_blind() {
   blind_ = true;
   std::string warning = blind_diagnosis();
   const bool move = options_.blind_search.move_reference_point && !reference_moved_;
-  warning += move ? " The reference point is moved to the nadir of the evaluations so far "
-                    "(blind_search.move_reference_point)."
-                  : " What to do: use NormalizationAnchor::worst_member (the paper's anchor, "
-                    "the default), lower the anchors (normalization.anchor_overrides), or set "
-                    "blind_search.move_reference_point.";
+  if (move) {
+    warning +=
+        " The reference point is moved to the nadir of the evaluations so far "
+        "(blind_search.move_reference_point).";
+  } else {
+    // The worst member's anchor is the default: suggest it only to a search that does not use it.
+    warning += options_.normalization.anchor == NormalizationAnchor::worst_member
+                   ? " What to do: lower the anchors (normalization.anchor_overrides), or set "
+                     "blind_search.move_reference_point."
+                   : " What to do: use NormalizationAnchor::worst_member (the paper's anchor, the "
+                     "default), lower the anchors (normalization.anchor_overrides), or set "
+                     "blind_search.move_reference_point.";
+  }
   warnings_.push_back(std::move(warning));
   if (move) {
     move_reference_point();
