@@ -93,7 +93,10 @@ int run_fuse(const FuseArguments& a) {
   }
   const Eigen::Map<const Eigen::VectorXd> coefficients(delta.data(), static_cast<Eigen::Index>(n));
   const auto start = std::chrono::steady_clock::now();
-  members.write_fused(coefficients, a.output);
+  const std::vector<NonFiniteTensor> non_finite = members.write_fused(coefficients, a.output);
+  if (!non_finite.empty()) {
+    std::cerr << "bomf fuse: " << non_finite_warning(non_finite, a.output) << "\n";
+  }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!a.quiet) {

@@ -1,5 +1,7 @@
 #include "cli/members.hpp"
 
+#include <ATen/ops/isfinite.h>
+#include <ATen/ops/sum.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -207,8 +209,27 @@ void Members::check_plain_output(const std::string& path) const {
   }
 }
 
-void Members::write_fused(const Eigen::Ref<const Eigen::VectorXd>& delta,
-                          const std::string& output) const {
+namespace {
+
+// The floating tensors of `tensors` that hold NaN or ±∞, in order.
+std::vector<NonFiniteTensor> non_finite_tensors(const StateDict& tensors) {
+  std::vector<NonFiniteTensor> out;
+  for (std::size_t k = 0; k < tensors.size(); ++k) {
+    const at::Tensor& t = tensors[k].second;
+    if (t.is_floating_point()) {
+      const auto count = (~at::isfinite(t)).sum().item<std::int64_t>();
+      if (count > 0) {
+        out.push_back({tensors[k].first, static_cast<std::uint64_t>(count)});
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<NonFiniteTensor> Members::write_fused(const Eigen::Ref<const Eigen::VectorXd>& delta,
+                                                  const std::string& output) const {
   check_output(output);
   switch (format_) {
     case MemberFormat::safetensors:
@@ -218,8 +239,7 @@ void Members::write_fused(const Eigen::Ref<const Eigen::VectorXd>& delta,
       streaming.metadata = options_.metadata;
       streaming.chunk_elements = options_.chunk_elements;
       streaming.progress = options_.progress;
-      fuse_safetensors_files(paths_, delta, output, streaming);
-      return;
+      return fuse_safetensors_files(paths_, delta, output, streaming);
     }
     case MemberFormat::peft_adapter: {
       const FusedPeftAdapter fused =
@@ -230,14 +250,36 @@ void Members::write_fused(const Eigen::Ref<const Eigen::VectorXd>& delta,
       save_safetensors(output + "/adapter_model.safetensors", fused.tensors, metadata);
       detail::write_file_atomically(output + "/adapter_config.json", fused.config.dump(2) + "\n",
                                     "bomf: fused adapter");
-      return;
+      return non_finite_tensors(fused.tensors);
     }
     case MemberFormat::torch_state_dict: {
       const std::lock_guard<std::mutex> lock(loaded_->torch_fuser_mutex);
-      save_torch_state_dict(output, loaded_->torch_fuser->fuse(delta));
-      return;
+      const StateDict& fused = loaded_->torch_fuser->fuse(delta);
+      save_torch_state_dict(output, fused);
+      return non_finite_tensors(fused);
     }
   }
+  return {};
+}
+
+std::string non_finite_warning(const std::vector<NonFiniteTensor>& tensors,
+                               const std::string& output) {
+  if (tensors.empty()) {
+    return {};
+  }
+  std::uint64_t total = 0;
+  std::string names;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    total += tensors[i].count;
+    if (i < 3) {
+      names +=
+          detail::concat(i == 0 ? "" : ", ", "'", tensors[i].name, "' (", tensors[i].count, ")");
+    }
+  }
+  return detail::concat("warning: '", output, "' holds ", total, " NaN or infinite values in ",
+                        tensors.size(), tensors.size() == 1 ? " tensor: " : " tensors: ", names,
+                        tensors.size() > 3 ? ", …" : "",
+                        " — an input's, or coefficients (or --dtype) whose sums overflow");
 }
 
 }  // namespace bomf::cli

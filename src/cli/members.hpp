@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bomf/fusion/streaming.hpp"
 #include "bomf/fusion/weight_fuser.hpp"
 #include "cli/peft.hpp"
 
@@ -108,8 +109,11 @@ class Members {
   /// written. Checks `output` with `check_output` and `delta` (length N, finite, on the simplex
   /// if `options.fusion.require_simplex`) first. Thread-safe: `bomf search` writes from several
   /// workers at once (safetensors and PEFT members in parallel; torch.save members, whose fuser
-  /// reuses one output buffer, one at a time).
-  void write_fused(const Eigen::Ref<const Eigen::VectorXd>& delta, const std::string& output) const;
+  /// reuses one output buffer, one at a time). Returns the written floating tensors that hold
+  /// NaN or ±∞ (an input's, or an overflow of the coefficients or of --dtype), in file order;
+  /// empty when every value is finite (`non_finite_warning` words them for the user).
+  std::vector<NonFiniteTensor> write_fused(const Eigen::Ref<const Eigen::VectorXd>& delta,
+                                           const std::string& output) const;
 
  private:
   struct Loaded;
@@ -119,5 +123,10 @@ class Members {
   std::vector<std::string> files_;
   std::unique_ptr<Loaded> loaded_;
 };
+
+/// "" when `tensors` is empty, else one line for the user: how many values of how many tensors
+/// of `output` are NaN or ±∞ (the first few named) and the likely causes.
+[[nodiscard]] std::string non_finite_warning(const std::vector<NonFiniteTensor>& tensors,
+                                             const std::string& output);
 
 }  // namespace bomf::cli

@@ -504,7 +504,14 @@ int run_search(const SearchArguments& a) {
     pool.reset();  // the workers are done: their slots are removed
 
     // ---- The chosen fused checkpoint (and the baselines' on request), in the members' format.
-    members.write_fused(result->delta, fused_path);
+    const auto warn_if_not_finite = [&progress](const std::vector<NonFiniteTensor>& tensors,
+                                                const std::string& path) {
+      if (!tensors.empty()) {
+        progress.clear();
+        std::cerr << "bomf search: " << non_finite_warning(tensors, path) << "\n";
+      }
+    };
+    warn_if_not_finite(members.write_fused(result->delta, fused_path), fused_path);
     progress.line(detail::concat("wrote BOMF's fused checkpoint: ", fused_path));
     if (a.write_baselines) {
       for (const auto& [stem, r] :
@@ -512,7 +519,7 @@ int run_search(const SearchArguments& a) {
             {"greedy_swa", &greedy}}) {
         if (*r) {
           const std::string path = (fs::path(a.output) / model_name(members, stem)).string();
-          members.write_fused((*r)->delta, path);
+          warn_if_not_finite(members.write_fused((*r)->delta, path), path);
           progress.line(detail::concat("wrote ", path));
         }
       }

@@ -1,6 +1,7 @@
 #include "bomf/fusion/streaming.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -88,15 +89,42 @@ CheckedInputs open_and_check(const std::vector<std::string>& inputs,
   return out;
 }
 
+// How many of the `count` elements of `dtype` at `data` are NaN or ±∞ (exponent bits all set).
+template <class Bits>
+std::uint64_t count_non_finite_bits(const unsigned char* data, std::size_t count, Bits exponent) {
+  std::uint64_t n = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    Bits b;
+    std::memcpy(&b, data + i * sizeof(Bits), sizeof(Bits));
+    n += (b & exponent) == exponent ? 1 : 0;
+  }
+  return n;
+}
+
+std::uint64_t count_non_finite(const unsigned char* data, FusionDtype dtype, std::size_t count) {
+  switch (dtype) {
+    case FusionDtype::f32:
+      return count_non_finite_bits<std::uint32_t>(data, count, 0x7F800000u);
+    case FusionDtype::bf16:
+      return count_non_finite_bits<std::uint16_t>(data, count, 0x7F80u);
+    case FusionDtype::f16:
+      return count_non_finite_bits<std::uint16_t>(data, count, 0x7C00u);
+    case FusionDtype::f64:
+      return count_non_finite_bits<std::uint64_t>(data, count, 0x7FF0000000000000ull);
+  }
+  return 0;
+}
+
 }  // namespace
 
 void check_safetensors_fusion_inputs(const std::vector<std::string>& inputs) {
   (void)open_and_check(inputs, std::nullopt);
 }
 
-void fuse_safetensors_files(const std::vector<std::string>& inputs,
-                            const Eigen::Ref<const Eigen::VectorXd>& delta,
-                            const std::string& output, const StreamingFusionOptions& options) {
+std::vector<NonFiniteTensor> fuse_safetensors_files(const std::vector<std::string>& inputs,
+                                                    const Eigen::Ref<const Eigen::VectorXd>& delta,
+                                                    const std::string& output,
+                                                    const StreamingFusionOptions& options) {
   const std::size_t n = inputs.size();
   detail::require(n >= 1, kWhere, "argument 'inputs' is empty, expected at least one file");
   detail::check_fusion_delta(delta, n, options.fusion.require_simplex, kWhere);
@@ -134,6 +162,7 @@ void fuse_safetensors_files(const std::vector<std::string>& inputs,
   std::vector<unsigned char> buffer;
   std::vector<const void*> pointers(n);
   std::uint64_t done = 0;
+  std::vector<NonFiniteTensor> non_finite;
   for (std::size_t k = 0; k < layout.size(); ++k) {
     const std::string& name = layout[k].name;
     const SafetensorsTensorInfo& in_info = first.info(name);
@@ -148,16 +177,21 @@ void fuse_safetensors_files(const std::vector<std::string>& inputs,
       const std::size_t out_size = fusion_dtype_size(out);
       const auto count = static_cast<std::size_t>(in_info.numel());
       buffer.resize(std::min(count, chunk) * out_size);
+      std::uint64_t bad = 0;
       for (std::size_t first_element = 0; first_element < count; first_element += chunk) {
         const std::size_t len = std::min(chunk, count - first_element);
         for (std::size_t m = 0; m < n; ++m) {
           pointers[m] = members[m].data(name) + first_element * in_size;
         }
         fuse_buffers(pointers.data(), n, delta.data(), *in, buffer.data(), out, len);
+        bad += count_non_finite(buffer.data(), out, len);
         writer.write_part(k, first_element * out_size, buffer.data(), len * out_size);
         for (auto& member : members) {
           member.release(name, first_element * in_size, len * in_size);
         }
+      }
+      if (bad > 0) {
+        non_finite.push_back({name, bad});
       }
     }
     done += layout[k].numel() * safetensors_dtype_size(layout[k].dtype);
@@ -166,6 +200,7 @@ void fuse_safetensors_files(const std::vector<std::string>& inputs,
     }
   }
   writer.finish();
+  return non_finite;
 }
 
 }  // namespace bomf

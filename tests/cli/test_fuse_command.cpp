@@ -279,6 +279,27 @@ TEST_F(FuseCli, OutputsThatAreNotRegularFilesAndEmptyValuesAreRefused) {
                  1, "input 2 of 2 ('" + path("fewer.safetensors") + "') has no tensor");
 }
 
+// Coefficients whose sums overflow give infinite values: the file is written (the user asked
+// for it), with a warning that names the tensors; finite results give none.
+TEST_F(FuseCli, WarnsWhenTheFusedCheckpointHoldsNonFiniteValues) {
+  const test::BomfRun ok =
+      run_bomf("fuse --uniform -o " + q(path("ok.safetensors")) + " " + inputs());
+  ASSERT_EQ(ok.status(), 0) << ok.err();
+  EXPECT_EQ(ok.err().find("warning"), std::string::npos) << ok.err();
+  const test::BomfRun huge =
+      run_bomf("fuse -c 1e38,1e38,1e38 -o " + q(path("huge.safetensors")) + " " + inputs());
+  ASSERT_EQ(huge.status(), 0) << huge.err();
+  EXPECT_NE(huge.err().find("bomf fuse: warning: '" + path("huge.safetensors") + "' holds "),
+            std::string::npos)
+      << huge.err();
+  EXPECT_NE(huge.err().find("NaN or infinite values in"), std::string::npos) << huge.err();
+  EXPECT_NE(huge.err().find("'embed.weight' ("), std::string::npos) << huge.err();
+  const test::BomfRun half =
+      run_bomf("fuse -c 1e5,0,0 --dtype f16 -o " + q(path("half.safetensors")) + " " + inputs());
+  ASSERT_EQ(half.status(), 0) << half.err();
+  EXPECT_NE(half.err().find("NaN or infinite values"), std::string::npos) << half.err();
+}
+
 TEST_F(FuseCli, MoreThreadsThanTheProcessHasCpusAreReducedWithANote) {
   const int cpus = cli::available_cpus();
   if (cpus <= 0 || cpus >= 4096) {

@@ -1,4 +1,6 @@
 // Safetensors files (single, sharded, memory-mapped), libtorch archives and streaming fusion.
+#include <ATen/ops/isfinite.h>
+#include <ATen/ops/sum.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -339,7 +341,8 @@ TEST_F(CheckpointIo, StreamingFusionEqualsInMemoryFusion) {
         last_total = total;
         progress.push_back(name);
       };
-      fuse_safetensors_files(files, delta, path("fused.safetensors"), options);
+      EXPECT_TRUE(fuse_safetensors_files(files, delta, path("fused.safetensors"), options).empty())
+          << "every fused value is finite";
       EXPECT_EQ(progress.size(), members[0].size());
       // Progress counts output bytes: it ends at the size of the output's data section.
       const SafetensorsCheckpoint written(path("fused.safetensors"));
@@ -353,6 +356,46 @@ TEST_F(CheckpointIo, StreamingFusionEqualsInMemoryFusion) {
       const StateDict in_memory = WeightFuser(members, options.fusion).fuse(delta);
       expect_equal(streamed, in_memory);
       EXPECT_EQ(SafetensorsCheckpoint(path("fused.safetensors")).metadata().at("fused_by"), "bomf");
+    }
+  }
+}
+
+// Coefficients whose sums overflow (or an output dtype too narrow for them) make NaN or ±∞: the
+// file is written, and the tensors that hold them are returned with their counts, equal to
+// libtorch's count on the written file, for every output dtype and across chunks.
+TEST_F(CheckpointIo, StreamingFusionReportsTheTensorsWithNonFiniteValues) {
+  const auto members = streaming_members(at::kFloat);
+  std::vector<std::string> files;
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    files.push_back(path("m" + std::to_string(i) + ".safetensors"));
+    save_safetensors(files.back(), members[i]);
+  }
+  for (const auto& [out, scale] : {std::pair<at::ScalarType, double>{at::kFloat, 1e38},
+                                   {at::kHalf, 1e5},
+                                   {at::kBFloat16, 1e38},
+                                   {at::kDouble, 1e308}}) {
+    StreamingFusionOptions options;
+    options.fusion.output_dtype = out;
+    options.chunk_elements = 1000;
+    const Eigen::Vector4d delta = Eigen::Vector4d(0.1, 0.4, -0.2, 0.7) * scale;
+    const std::vector<NonFiniteTensor> reported =
+        fuse_safetensors_files(files, delta, path("fused.safetensors"), options);
+    const StateDict written = load_safetensors(path("fused.safetensors"));
+    std::vector<NonFiniteTensor> expected;
+    for (std::size_t k = 0; k < written.size(); ++k) {
+      const at::Tensor& t = written[k].second;
+      if (t.is_floating_point()) {
+        const auto count = (~at::isfinite(t)).sum().item<std::int64_t>();
+        if (count > 0) {
+          expected.push_back({written[k].first, static_cast<std::uint64_t>(count)});
+        }
+      }
+    }
+    ASSERT_FALSE(expected.empty()) << "the coefficients overflow " << out;
+    ASSERT_EQ(reported.size(), expected.size()) << out;
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      EXPECT_EQ(reported[i].name, expected[i].name) << out;
+      EXPECT_EQ(reported[i].count, expected[i].count) << out << " " << expected[i].name;
     }
   }
 }

@@ -3,6 +3,7 @@
 
 #include <Eigen/Core>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
@@ -11,6 +12,13 @@
 #include "bomf/fusion/weight_fuser.hpp"
 
 namespace bomf {
+
+/// A fused floating tensor whose values are not all finite: `count` of them are NaN or ±∞ (an
+/// input's, or an overflow of Σ δ_i w_i or of the output dtype's range).
+struct NonFiniteTensor {
+  std::string name;
+  std::uint64_t count = 0;
+};
 
 /// Options of `fuse_safetensors_files`.
 struct StreamingFusionOptions {
@@ -42,10 +50,13 @@ struct StreamingFusionOptions {
 /// the same file as an input or one of its shards (same path, symbolic or hard link: compared by
 /// device and inode), and `bomf::io_error` for unreadable, malformed, non-regular (a FIFO is
 /// refused before it is opened) or unwritable files. `output` is replaced atomically and
-/// durably (see `SafetensorsWriter`); inputs are only read, never written.
-void fuse_safetensors_files(const std::vector<std::string>& inputs,
-                            const Eigen::Ref<const Eigen::VectorXd>& delta,
-                            const std::string& output, const StreamingFusionOptions& options = {});
+/// durably (see `SafetensorsWriter`); inputs are only read, never written. Returns the fused
+/// floating tensors that hold NaN or ±∞, in file order (empty when every value is finite):
+/// the output is written either way, the caller decides whether to warn.
+std::vector<NonFiniteTensor> fuse_safetensors_files(const std::vector<std::string>& inputs,
+                                                    const Eigen::Ref<const Eigen::VectorXd>& delta,
+                                                    const std::string& output,
+                                                    const StreamingFusionOptions& options = {});
 
 /// Opens the safetensors checkpoints `inputs` and makes the checks `fuse_safetensors_files` makes
 /// before writing anything (same names; per tensor the same dtype and shape; no FP8 tensor),
