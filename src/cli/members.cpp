@@ -185,27 +185,23 @@ std::vector<std::string> Members::written_files(const std::string& output) const
 
 void Members::check_output(const std::string& output) const {
   for (const auto& target : written_files(output)) {
-    check_not_a_member(target);
-    // Writing replaces whatever the path names (a FIFO or a device such as /dev/null would
-    // become a regular file): only a regular file, a symbolic link or a new path is an output,
-    // and a PEFT adapter's output is a directory.
-    const char* kind = detail::existing_non_regular_kind(target);
+    // A PEFT adapter's output is a directory; every other file it writes is a plain one.
     const bool adapter_directory = format_ == MemberFormat::peft_adapter && target == output &&
                                    fs::is_directory(fs::symlink_status(target));
-    if (kind != nullptr && !adapter_directory) {
-      throw usage_error(detail::concat("the output '", target, "' exists and is ", kind,
-                                       ", expected a regular file or a new path (writing would "
-                                       "replace it)"));
+    if (adapter_directory) {
+      check_not_a_member(target);
+    } else {
+      check_plain_output(target);
     }
   }
 }
 
 void Members::check_plain_output(const std::string& path) const {
   check_not_a_member(path);
-  if (const char* kind = detail::existing_non_regular_kind(path); kind != nullptr) {
-    throw usage_error(detail::concat("the output '", path, "' exists and is ", kind,
-                                     ", expected a regular file or a new path (writing would "
-                                     "replace it)"));
+  // Writing replaces whatever the path names (a FIFO or a device such as /dev/null would become
+  // a regular file): only a regular file, a symbolic link or a new path is an output.
+  if (const std::string problem = detail::non_regular_output_problem(path); !problem.empty()) {
+    throw usage_error("the output " + problem);
   }
 }
 

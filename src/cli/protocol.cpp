@@ -49,30 +49,25 @@ bool read_number(const nlohmann::json& value, const std::string& what, double& o
 
 /// `line` parsed as JSON; on failure the discarded value and, in `reason`, what the parser
 /// found (without nlohmann's "[json.exception…]" tag), e.g. "number overflow parsing '1e999'".
-/// A key repeated within one object is a failure too (JSON parsers disagree on which value
-/// counts), named in `reason`.
-nlohmann::json parse_answer(std::string_view line, std::string& reason) {
+/// A key repeated within one object (JSON parsers disagree on which value counts) is a failure
+/// too: `repeated_key` names it.
+nlohmann::json parse_answer(std::string_view line, std::string& reason, std::string& repeated_key) {
   std::vector<std::set<std::string>> keys;  // the keys of each object being parsed
-  std::string repeated;
   const nlohmann::json::parser_callback_t note_keys =
-      [&keys, &repeated](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+      [&keys, &repeated_key](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
         if (event == nlohmann::json::parse_event_t::object_start) {
           keys.emplace_back();
         } else if (event == nlohmann::json::parse_event_t::object_end && !keys.empty()) {
           keys.pop_back();
         } else if (event == nlohmann::json::parse_event_t::key && !keys.empty() &&
-                   !keys.back().insert(parsed.get<std::string>()).second && repeated.empty()) {
-          repeated = parsed.get<std::string>();
+                   !keys.back().insert(parsed.get<std::string>()).second && repeated_key.empty()) {
+          repeated_key = parsed.get<std::string>();
         }
         return true;
       };
   try {
     nlohmann::json answer = nlohmann::json::parse(line.begin(), line.end(), note_keys);
-    if (!repeated.empty()) {
-      reason = detail::concat("the key \"", shorten(repeated), "\" appears twice in one object");
-      return nlohmann::json(nlohmann::json::value_t::discarded);
-    }
-    return answer;
+    return repeated_key.empty() ? answer : nlohmann::json(nlohmann::json::value_t::discarded);
   } catch (const nlohmann::json::exception& e) {
     reason = e.what();
     if (reason.rfind("[json.exception.", 0) == 0 && reason.find("] ") != std::string::npos) {
@@ -93,9 +88,11 @@ EvaluatorOutcome parse_evaluator_answer(std::string_view stdout_text,
     return out;
   }
   std::string reason;
-  const nlohmann::json answer = parse_answer(line, reason);
-  if (answer.is_discarded() && reason.find("appears twice") != std::string::npos) {
-    out.failure = detail::concat("malformed answer: ", reason, ": ", shorten(line));
+  std::string repeated_key;
+  const nlohmann::json answer = parse_answer(line, reason, repeated_key);
+  if (!repeated_key.empty()) {
+    out.failure = detail::concat("malformed answer: the key \"", shorten(repeated_key),
+                                 "\" appears twice in one object: ", shorten(line));
     return out;
   }
   if (answer.is_discarded() || !answer.is_object()) {

@@ -29,10 +29,8 @@ int run_report(const ReportArguments& a) {
                                          "' would replace the journal '", a.journal,
                                          "'; write the report into another directory"));
       }
-      if (const char* kind = detail::existing_non_regular_kind(file); kind != nullptr) {
-        throw usage_error(detail::concat("-o/--output: '", file, "' exists and is ", kind,
-                                         ", expected a regular file or a new path (writing "
-                                         "would replace it)"));
+      if (const std::string problem = detail::non_regular_output_problem(file); !problem.empty()) {
+        throw usage_error("-o/--output: " + problem);
       }
     }
   }

@@ -72,9 +72,8 @@ AtomicFile::AtomicFile(std::string path, std::string where)
   // The rename at commit() replaces whatever the path names: a FIFO, a device or a socket there
   // (e.g. /dev/null) would be replaced by a regular file. Only a regular file, a symbolic link
   // (the link is replaced, not its target) or a new path is an output.
-  if (const char* kind = existing_non_regular_kind(path_); kind != nullptr) {
-    throw io_error(concat(where_, ": the output '", path_, "' is ", kind,
-                          ", expected a regular file or a new path (writing would replace it)"));
+  if (const std::string problem = non_regular_output_problem(path_); !problem.empty()) {
+    throw io_error(concat(where_, ": the output ", problem));
   }
   // Leave room for the prefix and suffix within NAME_MAX (255).
   std::string base = base_name_of(path_);
@@ -264,12 +263,13 @@ bool same_file(const std::string& a, const std::string& b) {
   return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-const char* existing_non_regular_kind(const std::string& path) {
+std::string non_regular_output_problem(const std::string& path) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0 || S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
-    return nullptr;
+    return {};
   }
-  return kind_of(st.st_mode);
+  return concat("'", path, "' exists and is ", kind_of(st.st_mode),
+                ", expected a regular file or a new path (writing would replace it)");
 }
 
 bool same_path(const std::string& a, const std::string& b) {

@@ -74,10 +74,11 @@ void write_file_atomically(const std::string& path, std::string_view bytes,
 /// exist.
 [[nodiscard]] bool same_file(const std::string& a, const std::string& b);
 
-/// What `path` is when it exists and is neither a regular file nor a symbolic link ("a FIFO
-/// (named pipe)", "a directory", "a character device", …): something an atomic write
-/// (`AtomicFile`) would replace by a regular file. nullptr when it does not exist or is one.
-[[nodiscard]] const char* existing_non_regular_kind(const std::string& path);
+/// "" when `path` does not exist or is a regular file or a symbolic link; otherwise what is
+/// wrong with it as an output, "'PATH' exists and is a FIFO (named pipe), expected a regular
+/// file or a new path (writing would replace it)": an atomic write (`AtomicFile`) would replace
+/// a FIFO, a device, a socket or a directory by a regular file.
+[[nodiscard]] std::string non_regular_output_problem(const std::string& path);
 
 /// True when `a` and `b` name the same file (`same_file`), or the same path once made absolute
 /// and normalized with the symbolic links of its existing part resolved (so also for a file not
