@@ -245,6 +245,23 @@ std::string replace_all(std::string text, const std::string& from, const std::st
   return text;
 }
 
+std::string command_line_advice(std::string text) {
+  // The longer phrases first: they contain the shorter ones.
+  static const std::pair<const char*, const char*> kNames[] = {
+      {"supply FusionSearchOptions::member_values or normalization.anchor_overrides",
+       "give every objective an --anchor-value NAME=VALUE"},
+      {"set blind_search.move_reference_point", "add --move-reference-point"},
+      {"blind_search.move_reference_point", "--move-reference-point"},
+      {"use NormalizationAnchor::worst_member", "use --anchor worst_member"},
+      {"NormalizationOptions::anchor_overrides", "--anchor-value NAME=VALUE"},
+      {"normalization.anchor_overrides", "--anchor-value NAME=VALUE"},
+  };
+  for (const auto& [from, to] : kNames) {
+    text = replace_all(std::move(text), from, to);
+  }
+  return text;
+}
+
 int metric_index(const std::string& name, const FusionObjectives& objectives,
                  const std::string& option) {
   if (name.empty()) {
@@ -349,7 +366,7 @@ FusionReport make_fusion_report(FusionLedger& ledger, const ReportOptions& optio
     }
     report.search = search->summary();
     for (std::string& w : report.search->warnings) {
-      w = rename(w);
+      w = command_line_advice(rename(w));
     }
     report.search->journal = journal_name;
     MethodReport bomf{"BOMF", "", std::nullopt, ""};

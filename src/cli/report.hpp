@@ -120,6 +120,13 @@ std::vector<std::string> write_report_files(const FusionReport& report,
 [[nodiscard]] std::string replace_all(std::string text, const std::string& from,
                                       const std::string& to);
 
+/// `text` (a library warning or error) with the C++ settings it advises
+/// (`blind_search.move_reference_point`, `normalization.anchor_overrides`,
+/// `NormalizationAnchor::worst_member`, `FusionSearchOptions::member_values`) named as the
+/// `bomf search` options that set them (`--move-reference-point`, `--anchor-value NAME=VALUE`,
+/// `--anchor worst_member`); other text is unchanged.
+[[nodiscard]] std::string command_line_advice(std::string text);
+
 /// The record `bomf search` adds to its journal once (kind "bomf_search": the members, their
 /// format and the evaluator command), so that reports can name them.
 [[nodiscard]] nlohmann::json search_info_record(const std::vector<std::string>& members,

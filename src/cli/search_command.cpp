@@ -63,6 +63,9 @@ struct SearchArguments {
   std::string lower_bounds;
   std::string upper_bounds;
   std::string anchor = "worst_member";
+  std::vector<std::string> anchor_values;
+  std::vector<std::string> range_values;
+  bool move_reference_point = false;
   SelectionArguments selection;
   std::string baselines = "all";
   bool write_baselines = false;
@@ -121,6 +124,47 @@ Eigen::VectorXd parse_bounds(const std::string& text, const char* option, std::s
                                      n, " members were given, expected one bound per member"));
   }
   return Eigen::Map<const Eigen::VectorXd>(values.data(), static_cast<Eigen::Index>(n));
+}
+
+/// The per-objective values of --anchor-value or --range-value ("NAME=VALUE", repeated) as the
+/// normalization's overrides: empty when none is given, else one entry per objective (loss
+/// first), unset where the objective is not named. An unknown name, a value that is not a finite
+/// real (not > 0 for a range) or an objective named twice is refused, naming the option.
+std::vector<std::optional<double>> parse_objective_values(const std::vector<std::string>& items,
+                                                          const char* option,
+                                                          const FusionObjectives& objectives,
+                                                          bool positive) {
+  std::vector<std::optional<double>> out;
+  if (items.empty()) {
+    return out;
+  }
+  out.resize(static_cast<std::size_t>(objectives.size()));
+  for (const std::string& item : items) {
+    const auto [name, text] = parse_key_value(item, option);
+    int j = 0;
+    while (j < objectives.size() && objectives.name(j) != name) {
+      ++j;
+    }
+    if (j == objectives.size()) {
+      std::string names;
+      for (int k = 0; k < objectives.size(); ++k) {
+        names += (k == 0 ? "" : ", ") + objectives.name(k);
+      }
+      throw usage_error(detail::concat(option, " '", item, "': '", name,
+                                       "' is not an objective here, expected one of: ", names));
+    }
+    auto& slot = out[static_cast<std::size_t>(j)];
+    if (slot) {
+      throw usage_error(detail::concat(option, " '", item, "': objective '", name,
+                                       "' is given twice, expected one value per objective"));
+    }
+    slot = parse_real(text, option, detail::concat("the value of '", name, "'"));
+    if (positive && !(*slot > 0.0)) {
+      throw usage_error(detail::concat(option, " '", item, "': the range of '", name, "' is ", text,
+                                       ", expected a value > 0"));
+    }
+  }
+  return out;
 }
 
 /// "NAME=TEMPLATE" of --worker-env, with a portable variable name.
@@ -278,6 +322,11 @@ int run_search(const SearchArguments& a) {
   options.upper_bounds = parse_bounds(a.upper_bounds, "--upper-bounds", n);
   options.normalization.anchor = a.anchor == "best_member" ? NormalizationAnchor::best_member
                                                            : NormalizationAnchor::worst_member;
+  options.normalization.anchor_overrides =
+      parse_objective_values(a.anchor_values, "--anchor-value", objectives, false);
+  options.normalization.range_overrides =
+      parse_objective_values(a.range_values, "--range-value", objectives, true);
+  options.blind_search.move_reference_point = a.move_reference_point;
   const ReportOptions report_options = selection_options(a.selection);
   options.selection = resolve_selection(report_options, objectives);
   const int baseline_metric =
@@ -454,7 +503,7 @@ int run_search(const SearchArguments& a) {
   try {
     result = solve(options, ledger, *pool, &summary);
   } catch (const evaluation_error& e) {  // too many failures, or every member failed
-    stopped = e.what();
+    stopped = command_line_advice(e.what());
     status = kExitEvaluationsFailed;
   }
   throw_if_interrupted();
@@ -534,6 +583,9 @@ int run_search(const SearchArguments& a) {
   progress.clear();
   if (!a.quiet) {
     if (summary.num_evaluations > 0) {
+      for (std::string& w : summary.warnings) {
+        w = command_line_advice(std::move(w));
+      }
       std::cout << summary.brief_report();
     }
     for (const MethodReport& row : report.methods) {
@@ -659,6 +711,22 @@ std::function<int()> add_search_command(CLI::App& app) {
                    "Reference point of the normalization: the worst member (the paper's, "
                    "default) or the best")
       ->check(CLI::IsMember({"worst_member", "best_member"}));
+  search
+      ->add_option("--anchor-value", args->anchor_values,
+                   "NAME=VALUE: objective NAME's reference value in its own units, instead of "
+                   "the member-derived anchor (repeat the option)")
+      ->type_name("NAME=VALUE")
+      ->allow_extra_args(false);
+  search
+      ->add_option("--range-value", args->range_values,
+                   "NAME=VALUE: objective NAME's normalization range (default 1 for the loss, "
+                   "0.1 for a metric, the paper's), e.g. 10 for a metric on a 0-100 scale "
+                   "(repeat the option)")
+      ->type_name("NAME=VALUE")
+      ->allow_extra_args(false);
+  search->add_flag("--move-reference-point", args->move_reference_point,
+                   "When no evaluation beats the reference point in every objective after the "
+                   "initial design, move it once to the evaluations' nadir and go on");
   add_selection_options(*search, args->selection);
   search
       ->add_option("--baselines", args->baselines,

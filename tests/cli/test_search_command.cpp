@@ -12,6 +12,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -683,6 +684,17 @@ TEST_F(SearchCommand, RefusesWrongCommandLines) {
                                                        "writes"},
       {ok + " --journal " + q(out + "/fused.safetensors"), "that the search writes"},
       {ok + " --journal " + q(out + "/../out/methods.csv"), "that the search writes"},
+      {ok + " --anchor-value nope=1",
+       "--anchor-value 'nope=1': 'nope' is not an objective here, expected one of: loss, acc"},
+      {ok + " --anchor-value acc", "--anchor-value: 'acc' is not key=value"},
+      {ok + " --anchor-value acc=x",
+       "--anchor-value: the value of 'acc' is 'x', expected a finite real number"},
+      {ok + " --anchor-value acc=1 --anchor-value acc=2",
+       "--anchor-value 'acc=2': objective 'acc' is given twice"},
+      {ok + " --range-value loss=0",
+       "--range-value 'loss=0': the range of 'loss' is 0, expected "
+       "a value > 0"},
+      {ok + " --range-value acc=nan", "--range-value: the value of 'acc' is 'nan'"},
   };
   for (const auto& [arguments, expected] : cases) {
     const BomfRun r = run_bomf(base + arguments);
@@ -693,6 +705,92 @@ TEST_F(SearchCommand, RefusesWrongCommandLines) {
   const BomfRun one = run_bomf("search " + q(members[0]) + " -o " + q(out) + ok);
   EXPECT_EQ(one.status(), 2);
   EXPECT_NE(one.err().find("at least 2 member checkpoints"), std::string::npos) << one.err();
+}
+
+// A search whose reference point no evaluation beats in every objective (here an --anchor-value
+// of 2 for an accuracy of at most 1) is blind: its warning, on standard output and in the report,
+// names the options of bomf search, not the library's C++ settings. With --move-reference-point
+// the reference point moves to the evaluations' nadir and the hypervolume becomes positive; the
+// journal records the settings, and bomf report replays them into the same report.
+TEST_F(SearchCommand, ABlindSearchIsAdvisedInCommandLineOptionsAndCanMoveItsReferencePoint) {
+  const auto members = tiny_members(dir_, 2);
+  const std::string common = "search" + joined(members) + kShellObjectives +
+                             " --evaluator-fuses --baselines none --num-initial 2 "
+                             "--num-iterations 2 --anchor-value acc=2 --evaluate " +
+                             q("sh " + q(shell_evaluator(dir_)) + " {delta}");
+  const auto expect_command_line_names = [](const std::string& text, const std::string& what) {
+    for (const char* library : {"blind_search", "anchor_overrides", "NormalizationAnchor", "::"}) {
+      EXPECT_EQ(text.find(library), std::string::npos) << what << " names " << library << "\n"
+                                                       << text;
+    }
+  };
+
+  const BomfRun blind = run_bomf(common + " -o " + q(path("blind")));
+  ASSERT_EQ(blind.status(), 0) << blind.err();
+  EXPECT_NE(blind.out().find("blind search: the normalized hypervolume is 0 after"),
+            std::string::npos)
+      << blind.out();
+  EXPECT_NE(blind.out().find("lower the anchors (--anchor-value NAME=VALUE), or add "
+                             "--move-reference-point."),
+            std::string::npos)
+      << blind.out();
+  expect_command_line_names(blind.out(), "the summary");
+  const std::string blind_md = read_bytes(path("blind/report.md"));
+  EXPECT_NE(blind_md.find("--move-reference-point"), std::string::npos) << blind_md;
+  expect_command_line_names(blind_md, "report.md");
+  expect_same_report(path("blind"), path("blind/journal.jsonl"), path("blind_report"));
+
+  const BomfRun moved =
+      run_bomf(common + " --move-reference-point --range-value acc=0.5 -o " + q(path("moved")));
+  ASSERT_EQ(moved.status(), 0) << moved.err();
+  EXPECT_NE(moved.out().find("The reference point is moved to the nadir of the evaluations so "
+                             "far (--move-reference-point)."),
+            std::string::npos)
+      << moved.out();
+  expect_command_line_names(moved.out(), "the summary");
+  nlohmann::json settings;
+  for (const std::string& line : lines_of(path("moved/journal.jsonl"))) {
+    const nlohmann::json j = nlohmann::json::parse(line);
+    if (j.value("kind", std::string()) == "fusion_search_settings") {
+      settings = j;
+    }
+  }
+  ASSERT_TRUE(settings.is_object());
+  EXPECT_EQ(settings["blind_search"]["move_reference_point"], true) << settings.dump();
+  EXPECT_EQ(settings["normalization"]["anchor_overrides"], nlohmann::json::parse("[null, 2.0]"))
+      << settings.dump();
+  EXPECT_EQ(settings["normalization"]["range_overrides"], nlohmann::json::parse("[null, 0.5]"))
+      << settings.dump();
+  // report.csv: record,source,proposal,status,reused,pareto,hypervolume,…
+  const std::vector<std::string> rows = lines_of(path("moved/report.csv"));
+  ASSERT_GE(rows.size(), 2u);
+  std::vector<std::string> last;
+  std::stringstream fields(rows.back());
+  for (std::string field; std::getline(fields, field, ',');) {
+    last.push_back(field);
+  }
+  ASSERT_GE(last.size(), 7u) << rows.back();
+  EXPECT_GT(std::stod(last[6]), 0.0) << "the hypervolume after the move: " << rows.back();
+  expect_same_report(path("moved"), path("moved/journal.jsonl"), path("moved_report"));
+}
+
+// When every member's evaluation fails the normalization has no anchor: the search stops with
+// status 3, and its advice names bomf search's options, not the library's C++ settings.
+TEST_F(SearchCommand, EveryMemberFailingStopsTheSearchWithCommandLineAdvice) {
+  const auto members = tiny_members(dir_, 2);
+  const BomfRun r =
+      run_bomf("search" + joined(members) + kShellObjectives +
+               " --evaluator-fuses -q --evaluate 'false {delta}' -o " + q(path("out")));
+  EXPECT_EQ(r.status(), 3) << r.err();
+  EXPECT_NE(r.err().find("every member evaluation failed, so the normalization has no anchor"),
+            std::string::npos)
+      << r.err();
+  EXPECT_NE(r.err().find("or give every objective an --anchor-value NAME=VALUE (with a new "
+                         "journal)"),
+            std::string::npos)
+      << r.err();
+  EXPECT_EQ(r.err().find("FusionSearchOptions"), std::string::npos) << r.err();
+  EXPECT_EQ(r.err().find("anchor_overrides"), std::string::npos) << r.err();
 }
 
 // Review of the CLI (stop 29): a file the search would write into its output directory (the
