@@ -44,6 +44,9 @@ double parse_real(std::string_view text, std::string_view option, std::string_vi
   if (!std::isfinite(value) || (errno == ERANGE && std::abs(value) > 1.0)) {
     fail(" (it overflows a double)");
   }
+  if (errno == ERANGE && std::abs(value) < std::numeric_limits<double>::min()) {
+    fail(" (it underflows a double: its magnitude is below 2.2e-308 but not 0)");
+  }
   return value;
 }
 

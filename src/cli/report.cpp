@@ -8,7 +8,9 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <regex>
 #include <set>
+#include <string>
 #include <utility>
 
 #include "bomf/drivers/baselines.hpp"
@@ -218,13 +220,14 @@ void baseline_row(MethodReport& row, JournalOnlyProblem& problem, Method&& metho
   try {
     row.result = method();
   } catch (const evaluation_error& e) {
-    row.unavailable = problem.missing() > missing_before ? "not in the journal" : e.what();
+    row.unavailable =
+        problem.missing() > missing_before ? "not in the journal" : command_line_advice(e.what());
     return;
   }
   if (problem.missing() > missing_before) {
     if (incomplete == nullptr) {
-      row.how += detail::concat(" (", problem.missing() - missing_before,
-                                " of its evaluations are not in the journal)");
+      row.missing = problem.missing() - missing_before;
+      row.how += detail::concat(" (", row.missing, " of its evaluations are not in the journal)");
     } else {
       row.result.reset();
       row.unavailable = incomplete;
@@ -250,16 +253,25 @@ std::string command_line_advice(std::string text) {
   static const std::pair<const char*, const char*> kNames[] = {
       {"supply FusionSearchOptions::member_values or normalization.anchor_overrides",
        "give every objective an --anchor-value NAME=VALUE"},
+      {"(with a new journal", "(with a new output directory or --journal"},
       {"set blind_search.move_reference_point", "add --move-reference-point"},
       {"blind_search.move_reference_point", "--move-reference-point"},
       {"use NormalizationAnchor::worst_member", "use --anchor worst_member"},
       {"NormalizationOptions::anchor_overrides", "--anchor-value NAME=VALUE"},
       {"normalization.anchor_overrides", "--anchor-value NAME=VALUE"},
+      {"more than options.max_failures =", "more than --max-failures"},
+      {"(use another journal file, or the same settings)",
+       "(use another output directory or --journal, or the same options: 'seed' is --seed, "
+       "'num_initial' --num-initial, 'lower_bounds' and 'upper_bounds' --lower-bounds and "
+       "--upper-bounds, 'normalization' --anchor, --anchor-value and --range-value, "
+       "'blind_search' --move-reference-point)"},
   };
   for (const auto& [from, to] : kNames) {
     text = replace_all(std::move(text), from, to);
   }
-  return text;
+  // The library's function names that open its messages ("bomf::FusionSearch::select: ").
+  static const std::regex kContext("bomf::[A-Za-z_]+(::[A-Za-z_]+)*: ");
+  return std::regex_replace(text, kContext, "");
 }
 
 int metric_index(const std::string& name, const FusionObjectives& objectives,
@@ -377,7 +389,7 @@ FusionReport make_fusion_report(FusionLedger& ledger, const ReportOptions& optio
     try {
       bomf.result = search->result();
     } catch (const evaluation_error& e) {
-      bomf.unavailable = e.what();
+      bomf.unavailable = command_line_advice(rename(e.what()));
     }
     report.methods.push_back(std::move(bomf));
   } else {

@@ -57,6 +57,7 @@ struct MethodReport {
   std::string how;     ///< how its δ was chosen, in words
   std::optional<FusionResult> result;  ///< empty when it is not available
   std::string unavailable;             ///< why not ("" when available)
+  int missing = 0;  ///< evaluations it needed that the journal lacks (its result is partial)
 };
 
 /// Everything a report shows.
@@ -122,9 +123,12 @@ std::vector<std::string> write_report_files(const FusionReport& report,
 
 /// `text` (a library warning or error) with the C++ settings it advises
 /// (`blind_search.move_reference_point`, `normalization.anchor_overrides`,
-/// `NormalizationAnchor::worst_member`, `FusionSearchOptions::member_values`) named as the
-/// `bomf search` options that set them (`--move-reference-point`, `--anchor-value NAME=VALUE`,
-/// `--anchor worst_member`); other text is unchanged.
+/// `NormalizationAnchor::worst_member`, `FusionSearchOptions::member_values`,
+/// `options.max_failures`) named as the `bomf search` options that set them
+/// (`--move-reference-point`, `--anchor-value NAME=VALUE`, `--anchor worst_member`,
+/// `--max-failures`), and "a new journal" as "a new output directory or --journal"; the
+/// library's function names that open its messages ("bomf::FusionSearch::select: ") are
+/// removed. Other text is unchanged.
 [[nodiscard]] std::string command_line_advice(std::string text);
 
 /// The record `bomf search` adds to its journal once (kind "bomf_search": the members, their

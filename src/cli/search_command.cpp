@@ -140,7 +140,12 @@ std::vector<std::optional<double>> parse_objective_values(const std::vector<std:
   }
   out.resize(static_cast<std::size_t>(objectives.size()));
   for (const std::string& item : items) {
-    const auto [name, text] = parse_key_value(item, option);
+    const auto [spelled, text] = parse_key_value(item, option);
+    const std::size_t first = spelled.find_first_not_of(" \t");
+    const std::string name =
+        first == std::string::npos
+            ? std::string()
+            : spelled.substr(first, spelled.find_last_not_of(" \t") - first + 1);
     int j = 0;
     while (j < objectives.size() && objectives.name(j) != name) {
       ++j;
@@ -159,9 +164,17 @@ std::vector<std::optional<double>> parse_objective_values(const std::vector<std:
                                        "' is given twice, expected one value per objective"));
     }
     slot = parse_real(text, option, detail::concat("the value of '", name, "'"));
-    if (positive && !(*slot > 0.0)) {
+    // The library's limits (NormalizationOptions::validate), named in the option's terms.
+    if (positive && !(*slot >= NormalizationOptions::kMinRange && *slot <= kFusionValueLimit)) {
       throw usage_error(detail::concat(option, " '", item, "': the range of '", name, "' is ", text,
-                                       ", expected a value > 0"));
+                                       ", expected a value from ",
+                                       detail::format_number(NormalizationOptions::kMinRange),
+                                       " to ", detail::format_number(kFusionValueLimit)));
+    }
+    if (!positive && !(std::abs(*slot) <= kFusionValueLimit)) {
+      throw usage_error(detail::concat(option, " '", item, "': the anchor of '", name, "' is ",
+                                       text, ", expected a value within ±",
+                                       detail::format_number(kFusionValueLimit)));
     }
   }
   return out;
@@ -489,7 +502,10 @@ int run_search(const SearchArguments& a) {
   for (const FusionRecord& r : ledger.records()) {
     replayed += r.source == FusionRecord::search_source ? 1 : 0;
   }
-  progress.begin(static_cast<int>(n) + num_initial + num_iterations, replayed, workers);
+  // The members are evaluated first unless every objective's anchor is given.
+  const int members_evaluated =
+      options.normalization.all_anchors_overridden(objectives.size()) ? 0 : static_cast<int>(n);
+  progress.begin(members_evaluated + num_initial + num_iterations, replayed, workers);
   options.callback = [&progress, &pool](const FusionIteration& row) {
     progress.evaluation(row, pool->running());
     return true;
@@ -505,6 +521,8 @@ int run_search(const SearchArguments& a) {
   } catch (const evaluation_error& e) {  // too many failures, or every member failed
     stopped = command_line_advice(e.what());
     status = kExitEvaluationsFailed;
+  } catch (const invalid_argument& e) {  // e.g. the journal holds another search's settings
+    throw invalid_argument(command_line_advice(e.what()));
   }
   throw_if_interrupted();
 
@@ -592,7 +610,11 @@ int run_search(const SearchArguments& a) {
       std::cout << "  " << row.method << ": ";
       if (row.result) {
         std::cout << values_text(objectives, row.result->evaluation)
-                  << "; δ = " << detail::format_vector(row.result->delta, 4) << "\n";
+                  << "; δ = " << detail::format_vector(row.result->delta, 4);
+        if (row.missing > 0) {
+          std::cout << " (" << row.missing << " of its evaluations are not in the journal)";
+        }
+        std::cout << "\n";
       } else {
         std::cout << "not available (" << row.unavailable.substr(0, row.unavailable.find('\n'))
                   << ")\n";

@@ -401,7 +401,7 @@ TEST_F(SearchCommand, FailuresAndTimeoutsAreJournaledAndTheSearchGoesOn) {
                120s, {{"FAIL", "1"}});
   EXPECT_EQ(stopped.status(), 3) << stopped.err();
   EXPECT_NE(stopped.err().find("the search stopped"), std::string::npos) << stopped.err();
-  EXPECT_NE(stopped.err().find("max_failures"), std::string::npos) << stopped.err();
+  EXPECT_NE(stopped.err().find("more than --max-failures 0"), std::string::npos) << stopped.err();
   EXPECT_TRUE(fs::exists(path("stopped/report.md")));
   EXPECT_FALSE(fs::exists(path("stopped/fused.safetensors")));
 }
@@ -692,8 +692,13 @@ TEST_F(SearchCommand, RefusesWrongCommandLines) {
       {ok + " --anchor-value acc=1 --anchor-value acc=2",
        "--anchor-value 'acc=2': objective 'acc' is given twice"},
       {ok + " --range-value loss=0",
-       "--range-value 'loss=0': the range of 'loss' is 0, expected "
-       "a value > 0"},
+       "--range-value 'loss=0': the range of 'loss' is 0, expected a value from 1e-12 to 1e+15"},
+      {ok + " --range-value acc=1e-13", "the range of 'acc' is 1e-13, expected a value from"},
+      {ok + " --anchor-value acc=1e308",
+       "--anchor-value 'acc=1e308': the anchor of 'acc' is 1e308, expected a value within ±1e+15"},
+      {ok + " --anchor-value acc=1e-400",
+       "--anchor-value: the value of 'acc' is '1e-400', "
+       "expected a finite real number (it underflows"},
       {ok + " --range-value acc=nan", "--range-value: the value of 'acc' is 'nan'"},
   };
   for (const auto& [arguments, expected] : cases) {
@@ -714,10 +719,12 @@ TEST_F(SearchCommand, RefusesWrongCommandLines) {
 // journal records the settings, and bomf report replays them into the same report.
 TEST_F(SearchCommand, ABlindSearchIsAdvisedInCommandLineOptionsAndCanMoveItsReferencePoint) {
   const auto members = tiny_members(dir_, 2);
-  const std::string common = "search" + joined(members) + kShellObjectives +
-                             " --evaluator-fuses --baselines none --num-initial 2 "
-                             "--num-iterations 2 --anchor-value acc=2 --evaluate " +
-                             q("sh " + q(shell_evaluator(dir_)) + " {delta}");
+  const auto search_with = [&](const std::string& anchor) {
+    return "search" + joined(members) + kShellObjectives +
+           " --evaluator-fuses --baselines none --num-initial 2 --num-iterations 2 " + anchor +
+           " --evaluate " + q("sh " + q(shell_evaluator(dir_)) + " {delta}");
+  };
+  const std::string common = search_with("--anchor-value acc=2");
   const auto expect_command_line_names = [](const std::string& text, const std::string& what) {
     for (const char* library : {"blind_search", "anchor_overrides", "NormalizationAnchor", "::"}) {
       EXPECT_EQ(text.find(library), std::string::npos) << what << " names " << library << "\n"
@@ -730,8 +737,9 @@ TEST_F(SearchCommand, ABlindSearchIsAdvisedInCommandLineOptionsAndCanMoveItsRefe
   EXPECT_NE(blind.out().find("blind search: the normalized hypervolume is 0 after"),
             std::string::npos)
       << blind.out();
-  EXPECT_NE(blind.out().find("lower the anchors (--anchor-value NAME=VALUE), or add "
-                             "--move-reference-point."),
+  EXPECT_NE(blind.out().find("What to do: move the anchors to worse values (--anchor-value "
+                             "NAME=VALUE: a lower 'acc'), or add --move-reference-point (with a "
+                             "new output directory or --journal: a journal's settings are fixed)."),
             std::string::npos)
       << blind.out();
   expect_command_line_names(blind.out(), "the summary");
@@ -739,6 +747,14 @@ TEST_F(SearchCommand, ABlindSearchIsAdvisedInCommandLineOptionsAndCanMoveItsRefe
   EXPECT_NE(blind_md.find("--move-reference-point"), std::string::npos) << blind_md;
   expect_command_line_names(blind_md, "report.md");
   expect_same_report(path("blind"), path("blind/journal.jsonl"), path("blind_report"));
+
+  // A loss anchor below every loss: a worse loss anchor is a higher one.
+  const BomfRun low = run_bomf(search_with("--anchor-value ' loss=-1'") + " -o " + q(path("low")));
+  ASSERT_EQ(low.status(), 0) << low.err();
+  EXPECT_NE(low.out().find("no evaluation improves 'loss' on the reference"), std::string::npos)
+      << low.out();
+  EXPECT_NE(low.out().find("(--anchor-value NAME=VALUE: a higher 'loss')"), std::string::npos)
+      << low.out();
 
   const BomfRun moved =
       run_bomf(common + " --move-reference-point --range-value acc=0.5 -o " + q(path("moved")));
@@ -778,19 +794,25 @@ TEST_F(SearchCommand, ABlindSearchIsAdvisedInCommandLineOptionsAndCanMoveItsRefe
 // status 3, and its advice names bomf search's options, not the library's C++ settings.
 TEST_F(SearchCommand, EveryMemberFailingStopsTheSearchWithCommandLineAdvice) {
   const auto members = tiny_members(dir_, 2);
-  const BomfRun r =
-      run_bomf("search" + joined(members) + kShellObjectives +
-               " --evaluator-fuses -q --evaluate 'false {delta}' -o " + q(path("out")));
+  const BomfRun r = run_bomf("search" + joined(members) + kShellObjectives +
+                             " --evaluator-fuses --evaluate 'false {delta}' -o " + q(path("out")));
   EXPECT_EQ(r.status(), 3) << r.err();
-  EXPECT_NE(r.err().find("every member evaluation failed, so the normalization has no anchor"),
+  EXPECT_NE(r.err().find("the search stopped: every member evaluation failed, so the "
+                         "normalization has no anchor"),
             std::string::npos)
       << r.err();
   EXPECT_NE(r.err().find("or give every objective an --anchor-value NAME=VALUE (with a new "
-                         "journal)"),
+                         "output directory or --journal)"),
             std::string::npos)
       << r.err();
-  EXPECT_EQ(r.err().find("FusionSearchOptions"), std::string::npos) << r.err();
-  EXPECT_EQ(r.err().find("anchor_overrides"), std::string::npos) << r.err();
+  const std::string md = read_bytes(path("out/report.md"));
+  EXPECT_NE(md.find("nothing to select from (every member evaluation failed)"), std::string::npos)
+      << md;
+  for (const std::string& text : {r.out(), r.err(), md}) {
+    for (const char* library : {"bomf::", "FusionSearchOptions", "anchor_overrides"}) {
+      EXPECT_EQ(text.find(library), std::string::npos) << library << " in\n" << text;
+    }
+  }
 }
 
 // Review of the CLI (stop 29): a file the search would write into its output directory (the

@@ -250,6 +250,69 @@ TEST(FusionSearch, FailedEvaluationsAreRecordedKeptOutOfTheGpAndLimited) {
   EXPECT_EQ(failed_records, 2);
 }
 
+// A finite value beyond ±kFusionValueLimit (a diverged model) would overflow the normalization
+// (1e308 / 0.1): it is recorded as a failed evaluation naming it, kept out of the GPs, the Pareto
+// set and the selection, and the search goes on. Before, the search threw at that evaluation,
+// and at every resume of its journal.
+TEST(FusionSearch, ValuesBeyondTheLimitAreFailedEvaluationsAndTheSearchGoesOn) {
+  DisagreeingProblem problem(3);
+  auto inner = bomf::make_fusion_problem(3, problem.objectives(), [&](const VectorXd& d) {
+    FusionEvaluation e = problem.evaluate(d);
+    if (d(2) > 0.3 && d(2) < 1.0)
+      e.metrics(0) = 1e308;
+    else if (d(1) > 0.3 && d(1) < 1.0)
+      e.loss = -2e15;
+    return e;
+  });
+  FusionSearchOptions options = fast_fusion_options(6, 4, 3);
+  options.max_failures = 100;
+  bomf::FusionSummary summary;
+  const bomf::FusionResult result = bomf::solve(options, inner, &summary);
+  int metric = 0, loss = 0;
+  for (const auto& row : summary.trace) {
+    metric += row.error.find("metric 'accuracy' 1e+308 is beyond ±1e+15 (a diverged model?)") !=
+                      std::string::npos
+                  ? 1
+                  : 0;
+    loss += row.error.find("loss -2e+15 is beyond ±1e+15") != std::string::npos ? 1 : 0;
+  }
+  EXPECT_GT(metric, 0);
+  EXPECT_GT(loss, 0);
+  EXPECT_EQ(metric + loss, summary.num_failures);
+  EXPECT_LE(std::abs(result.evaluation.metrics(0)), 1.0);
+  EXPECT_TRUE(std::isfinite(summary.trace.back().hypervolume));
+}
+
+// When qLogNEHVI fails numerically the proposal is a quasi-random fallback; the summary says how
+// many and why. An evaluation far beyond the others (loss 1e12 against losses below 1) is what
+// makes it fail here.
+TEST(FusionSearch, NumericalFallbacksAreWarnedWithTheirError) {
+  DisagreeingProblem problem(3);
+  auto inner = bomf::make_fusion_problem(3, problem.objectives(), [&](const VectorXd& d) {
+    FusionEvaluation e = problem.evaluate(d);
+    if (d(0) > 0.2 && d(0) < 0.6)
+      e.loss = 1e12;
+    return e;
+  });
+  FusionSearchOptions options = fast_fusion_options(6, 3, 1);
+  bomf::FusionSummary summary;
+  bomf::solve(options, inner, &summary);
+  int fallbacks = 0;
+  for (const auto& row : summary.trace) {
+    fallbacks += row.proposal == bomf::ProposalKind::fallback ? 1 : 0;
+  }
+  ASSERT_GT(fallbacks, 0) << "the outlier no longer breaks qLogNEHVI: pick a case that does";
+  bool warned = false;
+  for (const std::string& w : summary.warnings) {
+    warned =
+        warned ||
+        (w.find(bomf::detail::concat(fallbacks, " of this run's acquisition proposals")) !=
+             std::string::npos &&
+         w.find("because qLogNEHVI failed numerically; the first error: ") != std::string::npos);
+  }
+  EXPECT_TRUE(warned) << summary.brief_report();
+}
+
 TEST(FusionSearch, EngineDataExcludeFailures) {
   DisagreeingProblem problem(3);
   FusionSearchOptions options = fast_fusion_options(3, 2, 0);
@@ -426,7 +489,7 @@ TEST(FusionSearch, BadInputIsRefusedWithClearMessages) {
   o = FusionSearchOptions();
   o.normalization.loss_range = -1.0;
   EXPECT_MESSAGE(message_of([&] { bomf::solve(o, problem); }),
-                 "normalization.loss_range is -1, expected a finite value > 0");
+                 "normalization.loss_range is -1, expected a value from 1e-12 to 1e+15");
   o = FusionSearchOptions();
   o.journal = "/nonexistent-directory/x.journal";
   EXPECT_MESSAGE(message_of<bomf::io_error>([&] { bomf::solve(o, problem); }), "cannot open");

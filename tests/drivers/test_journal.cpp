@@ -114,6 +114,36 @@ TEST(JournalDamage, OkChangedToOkCapitalizedIsRefusedAndAnUnknownStatusIsAnError
   std::remove(path.c_str());
 }
 
+// Journals written before values beyond ±kFusionValueLimit were recorded as failed may hold
+// such a value in an ok record: it is read as a failed one, and the search resumes (before, it
+// threw at every resume, since the value overflows the normalization).
+TEST(JournalCompatibility, AnOkRecordBeyondTheValueLimitIsReadAsFailed) {
+  const std::string path = fusion_journal("limit.jsonl");
+  std::vector<std::string> lines = file_lines(path);
+  std::size_t last_ok = lines.size();
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const auto j = nlohmann::json::parse(lines[i]);
+    if (j.value("kind", std::string()) == "evaluation" && j["status"] == "ok")
+      last_ok = i;
+  }
+  ASSERT_LT(last_ok, lines.size());
+  lines[last_ok] = edited(lines[last_ok], [](nlohmann::json& r) { r["metrics"][0] = 1e308; });
+  write_lines(path, lines);
+  DisagreeingProblem problem(3);
+  FusionSearchOptions options = small_search(path);
+  options.num_iterations += 1;  // one more evaluation after the replay
+  bomf::FusionSummary summary;
+  bomf::solve(options, problem, &summary);
+  int beyond = 0;
+  for (const auto& row : summary.trace) {
+    beyond += row.error.find("a value is beyond ±1e+15") != std::string::npos ? 1 : 0;
+  }
+  EXPECT_EQ(beyond, 1);
+  EXPECT_EQ(summary.num_failures, 1);
+  EXPECT_EQ(problem.calls, 1);
+  std::remove(path.c_str());
+}
+
 TEST(JournalDamage, ADuplicatedOrRemovedLineIsRefused) {
   const std::string path = fusion_journal("duplicated.jsonl");
   std::vector<std::string> lines = file_lines(path);

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <string>
 
@@ -102,8 +103,41 @@ TEST(Normalization, BadInput) {
   o.metric_range = 0.0;
   EXPECT_NE(message_of([&] {
               Normalization::from_members(objectives(), members(), o);
-            }).find("metric_range is 0, expected a finite value > 0"),
+            }).find("metric_range is 0, expected a value from 1e-12 to 1e+15"),
             std::string::npos);
+  // Anchors and ranges whose normalized values would swamp the others' or overflow.
+  const std::vector<std::pair<std::function<void(NormalizationOptions&)>, std::string>> bounds = {
+      {[](NormalizationOptions& b) {
+         b.anchor_overrides = {std::nullopt, 1e16, std::nullopt};
+       },
+       "anchor_overrides[1] is 1e+16, expected a finite value within ±1e+15"},
+      {[](NormalizationOptions& b) {
+         b.anchor_overrides = {-1e308, std::nullopt, std::nullopt};
+       },
+       "anchor_overrides[0] is -1e+308, expected a finite value within ±1e+15"},
+      {[](NormalizationOptions& b) {
+         b.range_overrides = {std::nullopt, std::nullopt, 1e-13};
+       },
+       "range_overrides[2] is 1e-13, expected a value from 1e-12 to 1e+15"},
+      {[](NormalizationOptions& b) {
+         b.range_overrides = {2e15, std::nullopt, std::nullopt};
+       },
+       "range_overrides[0] is 2e+15, expected a value from 1e-12 to 1e+15"},
+      {[](NormalizationOptions& b) { b.loss_range = 1e-300; },
+       "loss_range is 1e-300, expected a value from 1e-12 to 1e+15"},
+  };
+  for (const auto& [set, expected] : bounds) {
+    NormalizationOptions b;
+    set(b);
+    EXPECT_NE(
+        message_of([&] { Normalization::from_members(objectives(), members(), b); }).find(expected),
+        std::string::npos)
+        << expected;
+  }
+  NormalizationOptions edge;  // the limits themselves are accepted
+  edge.anchor_overrides = {-1e15, 1e15, std::nullopt};
+  edge.range_overrides = {1e-12, 1e15, std::nullopt};
+  EXPECT_NO_THROW(Normalization::from_members(objectives(), members(), edge));
   o = NormalizationOptions();
   o.anchor_overrides = {0.1};
   EXPECT_NE(message_of([&] {

@@ -231,8 +231,10 @@ inline FusionResult last_checkpoint(FusionEvaluator& evaluator) {
   detail::BaselineRun run(evaluator, "last checkpoint", "baseline:last_checkpoint");
   const FusionRecord r = run.evaluate(Eigen::VectorXd::Unit(n, n - 1));
   if (!r.ok) {
-    throw evaluation_error(detail::concat("bomf::last_checkpoint: the evaluation of member ", n - 1,
-                                          " (the last checkpoint) failed: ", r.error));
+    throw evaluation_error(
+        detail::concat("bomf::last_checkpoint: the evaluation of the last "
+                       "checkpoint (the last of the ",
+                       n, " members) failed: ", r.error));
   }
   return run.result(r);
 }

@@ -35,7 +35,14 @@
 
 namespace bomf {
 
-/// One evaluation of a fused model, in natural units.
+/// The largest magnitude of a usable loss or metric value, and of a normalization anchor or range
+/// override (normalization.hpp). An evaluation with a value beyond it is recorded as failed
+/// (fusion_record.hpp: a diverged model): its normalized value (value − anchor) / range would
+/// otherwise swamp every other evaluation's in the GPs, or overflow the hypervolume.
+inline constexpr double kFusionValueLimit = 1e15;
+
+/// One evaluation of a fused model, in natural units (usable when finite and within
+/// ±kFusionValueLimit).
 struct FusionEvaluation {
   double loss = std::numeric_limits<double>::quiet_NaN();  ///< validation loss.
   Eigen::VectorXd metrics;  ///< K values, in the order of FusionObjectives::metrics.

@@ -29,7 +29,8 @@ namespace bomf {
 /// One completed evaluation (a ledger/journal record).
 struct FusionRecord {
   Eigen::VectorXd delta;  ///< the coefficients (length N).
-  bool ok = false;        ///< false: the evaluation threw or returned non-finite values.
+  bool ok = false;        ///< false: the evaluation threw, or returned non-finite values or values
+                          ///< beyond ±kFusionValueLimit.
   /// Natural values. A failed record may hold non-finite values, or, for an evaluation that broke
   /// the metric count ("contract violation: …"), the values it returned, of the wrong count.
   FusionEvaluation evaluation;
@@ -69,17 +70,23 @@ inline std::string metric_count_error(const FusionEvaluation& evaluation,
                 objectives.num_metrics(), " (one per metric: ", objectives.metric_names(), ")");
 }
 
-/// The reason an evaluation with the right shape is unusable, or "" when all values are finite.
-inline std::string non_finite_reason(const FusionEvaluation& evaluation,
-                                     const FusionObjectives& objectives) {
-  if (!std::isfinite(evaluation.loss))
-    return concat("non-finite ", objectives.loss_name, " ", evaluation.loss);
-  for (Eigen::Index k = 0; k < evaluation.metrics.size(); ++k) {
-    if (!std::isfinite(evaluation.metrics(k)))
-      return concat("non-finite metric '", objectives.name(static_cast<int>(k) + 1), "' ",
-                    evaluation.metrics(k));
-  }
-  return {};
+/// The reason an evaluation with the right shape is unusable, or "" when all values are finite
+/// and within ±kFusionValueLimit.
+inline std::string unusable_value_reason(const FusionEvaluation& evaluation,
+                                         const FusionObjectives& objectives) {
+  const auto check = [](double v, const std::string& what) -> std::string {
+    if (!std::isfinite(v))
+      return concat("non-finite ", what, " ", v);
+    if (std::abs(v) > kFusionValueLimit)
+      return concat(what, " ", format_number(v), " is beyond ±", format_number(kFusionValueLimit),
+                    " (a diverged model?); such values would overflow the normalization");
+    return {};
+  };
+  std::string reason = check(evaluation.loss, objectives.loss_name);
+  for (Eigen::Index k = 0; reason.empty() && k < evaluation.metrics.size(); ++k)
+    reason = check(evaluation.metrics(k),
+                   concat("metric '", objectives.name(static_cast<int>(k) + 1), "'"));
+  return reason;
 }
 
 /// Makes `record` say what the journal must say — THE place where a record's status is decided:
@@ -87,7 +94,8 @@ inline std::string non_finite_reason(const FusionEvaluation& evaluation,
 ///    in the caller's code), but what it returned was paid for: it becomes a failed record that
 ///    keeps the values, with the error "contract violation: …"; the returned violation (else "")
 ///    is what the journaling caller throws (`throw_metric_count_violation`) AFTER appending it;
-///  * an ok record with a non-finite value becomes a failed one naming the value;
+///  * an ok record with a non-finite value, or one beyond ±kFusionValueLimit, becomes a failed
+///    one naming the value (it keeps the values);
 ///  * a failed record without a reason gets one.
 inline std::string canonicalize_record(FusionRecord& record, const FusionObjectives& objectives) {
   if (!record.ok) {
@@ -101,7 +109,7 @@ inline std::string canonicalize_record(FusionRecord& record, const FusionObjecti
     record.error = concat("contract violation: ", violation);
     return violation;
   }
-  record.error = non_finite_reason(record.evaluation, objectives);
+  record.error = unusable_value_reason(record.evaluation, objectives);
   record.ok = record.error.empty();
   return {};
 }
@@ -143,7 +151,8 @@ inline nlohmann::json record_to_json(const FusionRecord& r) {
 /// The record read back from journal line `line` (an "evaluation" record) of a problem with N
 /// members and K metrics. Throws bomf::io_error naming the line and the field for anything
 /// malformed: a missing field, a wrong type or length, a status other than "ok" / "failed", an
-/// unknown proposal kind, an ok record with non-finite values.
+/// unknown proposal kind, an ok record with non-finite values. An ok record with a value beyond
+/// ±kFusionValueLimit (journals written before that limit) is read as a failed one.
 inline FusionRecord record_from_json(const nlohmann::json& j, int num_members, int num_metrics,
                                      const std::string& where, std::size_t line) {
   const RecordReader in(where, line, j);
@@ -158,6 +167,15 @@ inline FusionRecord record_from_json(const nlohmann::json& j, int num_members, i
   if (r.ok && !(std::isfinite(r.evaluation.loss) && r.evaluation.metrics.allFinite()))
     in.fail("an ok record has a non-finite value");
   r.error = in.string(in.field("error"), "error");
+  if (r.ok && (std::abs(r.evaluation.loss) > kFusionValueLimit ||
+               (r.evaluation.metrics.size() > 0 &&
+                r.evaluation.metrics.cwiseAbs().maxCoeff() > kFusionValueLimit))) {
+    // Written before values beyond the limit were recorded as failed: read as such (as
+    // canonicalize_record would have recorded it), so that the journal stays usable.
+    r.ok = false;
+    r.error = concat("a value is beyond ±", format_number(kFusionValueLimit),
+                     " (a diverged model?); such values would overflow the normalization");
+  }
   r.seconds = in.number(in.field("seconds"), "seconds");
   r.source = in.string(in.field("source"), "source");
   try {

@@ -281,6 +281,7 @@ class FusionSearch {
     ProposalKind kind = ProposalKind::initial;
     double fit_seconds = 0.0;
     double acquisition_seconds = 0.0;
+    std::string fallback_reason;  // Proposal::fallback_reason
   };
 
   void initialize(FusionSearchOptions options);
@@ -301,6 +302,8 @@ class FusionSearch {
   void check_blind();
   void move_reference_point();
   [[nodiscard]] std::string blind_diagnosis() const;
+  [[nodiscard]] Eigen::VectorXd best_normalized() const;  // per objective, over ok records
+  [[nodiscard]] std::string anchor_advice() const;
   [[nodiscard]] FusionResult make_result(int trace_index, const char* method) const;
   [[nodiscard]] int select_by_posterior() const;
 
@@ -328,6 +331,10 @@ class FusionSearch {
   std::vector<std::string> warnings_;
   int search_consumed_ = 0;  // non-member rows
   int num_failures_ = 0;
+  // Proposals of this process that fell back to quasi-random points because qLogNEHVI failed
+  // numerically, and the first one's error (for the summary's warning).
+  int numerical_fallbacks_ = 0;
+  std::string first_fallback_reason_;
   bool blind_ = false;
   bool reference_moved_ = false;
 };

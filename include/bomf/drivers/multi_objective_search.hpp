@@ -124,6 +124,9 @@ struct Proposal {
   /// acquisition candidate; 0 for the others).
   double fit_seconds = 0.0;
   double acquisition_seconds = 0.0;  ///< building and maximizing qLogNEHVI for this point
+  /// Why a `fallback` was returned although enough observations existed: the numerical error of
+  /// building or maximizing qLogNEHVI, or its best value not being finite ("" otherwise).
+  std::string fallback_reason;
 };
 
 /// The ask/tell multi-objective BO engine described in the file comment. `Kernel` is the GP
@@ -182,7 +185,8 @@ class MultiObjectiveSearch {
           p.fit_seconds = fit_clock.seconds();
         }
         const detail::Stopwatch acq_clock;
-        std::optional<Eigen::VectorXd> candidate = acquisition_candidate(*models, count);
+        std::optional<Eigen::VectorXd> candidate =
+            acquisition_candidate(*models, count, p.fallback_reason);
         p.acquisition_seconds = acq_clock.seconds();
         if (candidate) {
           p.point = std::move(*candidate);
@@ -396,8 +400,11 @@ class MultiObjectiveSearch {
   }
 
   // Maximizes qLogNEHVI for one candidate; empty when the acquisition fails numerically.
+  // The maximizer of qLogNEHVI, or nothing (and why in `reason`) when building or maximizing it
+  // fails numerically or its best value is not finite.
   std::optional<Eigen::VectorXd> acquisition_candidate(const ModelListGP<Kernel>& models,
-                                                       std::uint64_t count) const {
+                                                       std::uint64_t count,
+                                                       std::string& reason) const {
     QLogNehviOptions acq_options = options_.acquisition;
     acq_options.seed = detail::derive_seed(options_.seed, count, detail::SeedStream::acquisition);
     const std::uint64_t opt_seed =
@@ -407,8 +414,13 @@ class MultiObjectiveSearch {
       acq_options.X_pending = std::move(pending);
       QLogNoisyExpectedHypervolumeImprovement<Kernel> acquisition(models, observed, ref_point_,
                                                                   acq_options);
-      return domain_.maximize(acquisition, options_.acquisition_optimizer, opt_seed, pareto_x());
-    } catch (const numerical_error&) {
+      std::optional<Eigen::VectorXd> x =
+          domain_.maximize(acquisition, options_.acquisition_optimizer, opt_seed, pareto_x());
+      if (!x)
+        reason = "the best qLogNEHVI value found is not finite";
+      return x;
+    } catch (const numerical_error& e) {
+      reason = e.what();
       return std::nullopt;
     }
   }

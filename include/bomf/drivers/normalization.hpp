@@ -94,22 +94,31 @@ struct NormalizationOptions {
   /// (0.01 for a metric and 0.1 for the loss with the default ranges), strictly beyond the
   /// worst member; 0 = no rounding. In [0, 1].
   double anchor_grid = 0.1;
-  /// Range of every metric (the paper: maximum = minimum + 0.1); > 0, finite.
+  /// Range of every metric (the paper: maximum = minimum + 0.1); from kMinRange to
+  /// kFusionValueLimit.
   double metric_range = 0.1;
-  /// Range of the loss (the paper: maximum = minimum + 1.0); > 0, finite.
+  /// Range of the loss (the paper: maximum = minimum + 1.0); from kMinRange to
+  /// kFusionValueLimit.
   double loss_range = 1.0;
+  /// The smallest range override.
+  static constexpr double kMinRange = 1e-12;
   /// Per-objective anchors in natural units that replace the member-derived ones: empty, or
-  /// 1 + K entries (std::nullopt = not overridden).
+  /// 1 + K entries (std::nullopt = not overridden), each within ±kFusionValueLimit.
   std::vector<std::optional<double>> anchor_overrides;
-  /// Per-objective ranges that replace metric_range / loss_range: empty, or 1 + K entries.
+  /// Per-objective ranges that replace metric_range / loss_range: empty, or 1 + K entries, each
+  /// from kMinRange to kFusionValueLimit.
   std::vector<std::optional<double>> range_overrides;
 
   /// Empty when valid for `num_objectives` = 1 + K objectives, else the first problem found.
   [[nodiscard]] std::string validate(int num_objectives) const {
-    if (!(std::isfinite(metric_range) && metric_range > 0.0))
-      return detail::concat("metric_range is ", metric_range, ", expected a finite value > 0");
-    if (!(std::isfinite(loss_range) && loss_range > 0.0))
-      return detail::concat("loss_range is ", loss_range, ", expected a finite value > 0");
+    if (!(metric_range >= kMinRange && metric_range <= kFusionValueLimit))
+      return detail::concat("metric_range is ", detail::format_number(metric_range),
+                            ", expected a value from ", detail::format_number(kMinRange), " to ",
+                            detail::format_number(kFusionValueLimit));
+    if (!(loss_range >= kMinRange && loss_range <= kFusionValueLimit))
+      return detail::concat("loss_range is ", detail::format_number(loss_range),
+                            ", expected a value from ", detail::format_number(kMinRange), " to ",
+                            detail::format_number(kFusionValueLimit));
     if (!(anchor_grid >= 0.0 && anchor_grid <= 1.0))
       return detail::concat("anchor_grid is ", anchor_grid,
                             ", expected a value in [0, 1] (a fraction of the range; 0 = no "
@@ -123,10 +132,14 @@ struct NormalizationOptions {
         const auto& v = (*list)[j];
         if (!v)
           continue;
-        if (!std::isfinite(*v))
-          return detail::concat(name, "[", j, "] is ", *v, ", expected a finite value");
-        if (list == &range_overrides && !(*v > 0.0))
-          return detail::concat(name, "[", j, "] is ", *v, ", expected a value > 0");
+        if (list == &anchor_overrides && !(std::abs(*v) <= kFusionValueLimit))
+          return detail::concat(name, "[", j, "] is ", detail::format_number(*v),
+                                ", expected a finite value within ±",
+                                detail::format_number(kFusionValueLimit));
+        if (list == &range_overrides && !(*v >= kMinRange && *v <= kFusionValueLimit))
+          return detail::concat(name, "[", j, "] is ", detail::format_number(*v),
+                                ", expected a value from ", detail::format_number(kMinRange),
+                                " to ", detail::format_number(kFusionValueLimit));
       }
     }
     return {};

@@ -197,6 +197,7 @@ inline std::vector<Eigen::VectorXd> FusionSearch::suggest(int q) {
     p.kind = proposal.kind;
     p.fit_seconds = proposal.fit_seconds;
     p.acquisition_seconds = proposal.acquisition_seconds;
+    p.fallback_reason = std::move(proposal.fallback_reason);
     out.push_back(p.delta);
     pending_.push_back(std::move(p));
   }
@@ -241,6 +242,8 @@ inline void FusionSearch::observe(FusionRecord record) {
     record.proposal = it->kind;
     record.fit_seconds = it->fit_seconds;
     record.acquisition_seconds = it->acquisition_seconds;
+    if (!it->fallback_reason.empty() && numerical_fallbacks_++ == 0)
+      first_fallback_reason_ = it->fallback_reason;
   } else {
     const bool member = members_needed_ && i >= 0 &&
                         member_state_[static_cast<std::size_t>(i)] != MemberState::done;
@@ -414,12 +417,14 @@ inline void FusionSearch::check_blind() {
         "(blind_search.move_reference_point).";
   } else {
     // The worst member's anchor is the default: suggest it only to a search that does not use it.
-    warning += options_.normalization.anchor == NormalizationAnchor::worst_member
-                   ? " What to do: lower the anchors (normalization.anchor_overrides), or set "
-                     "blind_search.move_reference_point."
-                   : " What to do: use NormalizationAnchor::worst_member (the paper's anchor, the "
-                     "default), lower the anchors (normalization.anchor_overrides), or set "
-                     "blind_search.move_reference_point.";
+    warning += detail::concat(
+        " What to do: ",
+        options_.normalization.anchor == NormalizationAnchor::worst_member
+            ? ""
+            : "use NormalizationAnchor::worst_member (the paper's anchor, the default), ",
+        anchor_advice(),
+        ", or set blind_search.move_reference_point (with a new journal: a journal's settings "
+        "are fixed).");
   }
   warnings_.push_back(std::move(warning));
   if (move) {
@@ -430,16 +435,40 @@ inline void FusionSearch::check_blind() {
   }
 }
 
+inline Eigen::VectorXd FusionSearch::best_normalized() const {
+  Eigen::VectorXd best =
+      Eigen::VectorXd::Constant(objectives_.size(), -std::numeric_limits<double>::infinity());
+  for (const FusionRecord& r : records_) {
+    if (r.ok)
+      best = best.cwiseMax(normalization_->normalize(r.evaluation));
+  }
+  return best;
+}
+
+inline std::string FusionSearch::anchor_advice() const {
+  // The objectives no evaluation improves on the reference; all of them when each is improved
+  // by some evaluation (they conflict there). A worse anchor is lower for a maximized objective,
+  // higher for a minimized one (the loss).
+  const Eigen::VectorXd best = best_normalized();
+  const bool conflict = (best.array() > 0.0).all();
+  std::string list;
+  for (int j = 0; j < objectives_.size(); ++j) {
+    if (!conflict && best(j) > 0.0)
+      continue;
+    list +=
+        detail::concat(list.empty() ? "" : ", ",
+                       objectives_.direction(j) == Direction::maximize ? "a lower '" : "a higher '",
+                       objectives_.name(j), "'");
+  }
+  return detail::concat("move the anchors to worse values (normalization.anchor_overrides: ", list,
+                        ")");
+}
+
 inline std::string FusionSearch::blind_diagnosis() const {
   const int m = objectives_.size();
-  Eigen::VectorXd best = Eigen::VectorXd::Constant(m, -std::numeric_limits<double>::infinity());
-  bool any = false;
-  for (const FusionRecord& r : records_) {
-    if (!r.ok)
-      continue;
-    any = true;
-    best = best.cwiseMax(normalization_->normalize(r.evaluation));
-  }
+  const Eigen::VectorXd best = best_normalized();
+  const bool any =
+      std::any_of(records_.begin(), records_.end(), [](const FusionRecord& r) { return r.ok; });
   std::string why;
   const Eigen::VectorXd natural = normalization_->to_natural(best);
   for (int j = 0; j < m; ++j) {

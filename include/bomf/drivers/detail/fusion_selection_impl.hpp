@@ -100,10 +100,25 @@ inline FusionResult FusionSearch::select(const FusionSelection& selection) const
   detail::require(error.empty(), where, "invalid selection: ", error);
   const FusionParetoSet set = pareto_set();
   if (set.trace_indices.empty()) {
-    throw evaluation_error(detail::concat(
-        where, ": nothing to select from (",
-        normalization_ ? "no evaluation succeeded" : "the members have not all been observed yet",
-        ")"));
+    // Without a normalization: the members are still to be evaluated, or each one's evaluation
+    // failed (also when a replay has set them to be evaluated again).
+    bool members_failed = true;
+    for (const Eigen::VectorXd& vertex : vertices_) {
+      bool failed = false;
+      for (const FusionRecord& r : records_) {
+        if (r.proposal == ProposalKind::member && detail::same_point(r.delta, vertex)) {
+          failed = !r.ok;  // its first evaluation
+          break;
+        }
+      }
+      members_failed = members_failed && failed;
+    }
+    throw evaluation_error(detail::concat(where, ": nothing to select from (",
+                                          normalization_   ? "no evaluation succeeded"
+                                          : members_failed ? "every member evaluation failed"
+                                                           : "the members have not all been "
+                                                             "observed yet",
+                                          ")"));
   }
   if (selection.rule == FusionSelectionRule::posterior_metric_sum && engine_->num_observed() >= 2)
     return make_result(select_by_posterior(), "BOMF");

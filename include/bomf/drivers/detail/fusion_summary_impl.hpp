@@ -31,6 +31,15 @@ inline FusionSummary FusionSearch::summary() const {
   if (!s.pareto_set.trace_indices.empty())
     s.result = result();
   s.warnings = warnings_;
+  if (numerical_fallbacks_ > 0) {
+    s.warnings.push_back(detail::concat(
+        numerical_fallbacks_, " of this run's acquisition proposals ",
+        numerical_fallbacks_ == 1 ? "was a quasi-random point" : "were quasi-random points",
+        " (kind 'fallback') because qLogNEHVI failed numerically; the first error: ",
+        first_fallback_reason_,
+        ". A common cause is an evaluation whose values lie far beyond the others' (a diverged "
+        "model): the GPs then model little but that outlier."));
+  }
   return s;
 }
 
