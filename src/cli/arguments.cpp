@@ -44,8 +44,9 @@ double parse_real(std::string_view text, std::string_view option, std::string_vi
   if (!std::isfinite(value) || (errno == ERANGE && std::abs(value) > 1.0)) {
     fail(" (it overflows a double)");
   }
-  if (errno == ERANGE && std::abs(value) < std::numeric_limits<double>::min()) {
-    fail(" (it underflows a double: its magnitude is below 2.2e-308 but not 0)");
+  if (errno == ERANGE && value == 0.0 &&
+      trimmed.find_first_of("123456789") < trimmed.find_first_of("eE")) {
+    fail(" (it is not 0 but rounds to 0 as a double)");
   }
   return value;
 }

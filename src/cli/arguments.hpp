@@ -22,8 +22,8 @@ class usage_error : public std::invalid_argument {
 /// The finite real number spelled by the whole of `text` (leading/trailing spaces allowed, as
 /// in "0.5 "). Throws `usage_error` "<option>: <what> is '<text>', expected a finite real
 /// number" for an empty text, a non-number, trailing garbage ("0.5x"), NaN or an infinity
-/// (including a literal that overflows a double), and a non-zero literal too small for a normal
-/// double ("1e-400", which would otherwise read as 0).
+/// (including a literal that overflows a double), and a non-zero literal that rounds to 0 as a
+/// double ("1e-400"; subnormal values such as 4.9e-324 are kept).
 [[nodiscard]] double parse_real(std::string_view text, std::string_view option,
                                 std::string_view what = "the value");
 

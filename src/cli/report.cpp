@@ -269,9 +269,10 @@ std::string command_line_advice(std::string text) {
   for (const auto& [from, to] : kNames) {
     text = replace_all(std::move(text), from, to);
   }
-  // The library's function names that open its messages ("bomf::FusionSearch::select: ").
-  static const std::regex kContext("bomf::[A-Za-z_]+(::[A-Za-z_]+)*: ");
-  return std::regex_replace(text, kContext, "");
+  // The library's function name that opens its message ("bomf::FusionSearch::select: "), only
+  // there: the rest (an evaluator's standard error, say) is not the library's to edit.
+  static const std::regex kContext("^bomf::[A-Za-z_]+(::[A-Za-z_]+)*: ");
+  return std::regex_replace(text, kContext, "", std::regex_constants::format_first_only);
 }
 
 int metric_index(const std::string& name, const FusionObjectives& objectives,

@@ -127,8 +127,8 @@ std::vector<std::string> write_report_files(const FusionReport& report,
 /// `options.max_failures`) named as the `bomf search` options that set them
 /// (`--move-reference-point`, `--anchor-value NAME=VALUE`, `--anchor worst_member`,
 /// `--max-failures`), and "a new journal" as "a new output directory or --journal"; the
-/// library's function names that open its messages ("bomf::FusionSearch::select: ") are
-/// removed. Other text is unchanged.
+/// library's function name that opens the message ("bomf::FusionSearch::select: ") is removed.
+/// Other text is unchanged.
 [[nodiscard]] std::string command_line_advice(std::string text);
 
 /// The record `bomf search` adds to its journal once (kind "bomf_search": the members, their

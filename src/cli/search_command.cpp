@@ -604,6 +604,7 @@ int run_search(const SearchArguments& a) {
       for (std::string& w : summary.warnings) {
         w = command_line_advice(std::move(w));
       }
+      summary.message = command_line_advice(std::move(summary.message));
       std::cout << summary.brief_report();
     }
     for (const MethodReport& row : report.methods) {

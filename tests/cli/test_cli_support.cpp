@@ -41,6 +41,22 @@ TEST(Arguments, RealListsRefuseEveryMalformedField) {
   }
 }
 
+// A non-zero number that rounds to 0 is refused (--timeout 1e-400 would mean "no limit"); zero
+// spelled any way and subnormal values (strtod sets ERANGE for them too) are kept.
+TEST(Arguments, ANumberThatRoundsToZeroIsRefusedAndSubnormalsAreKept) {
+  EXPECT_EQ(usage_message([] { (void)parse_real("1e-400", "--timeout"); }),
+            "--timeout: the value is '1e-400', expected a finite real number (it is not 0 but "
+            "rounds to 0 as a double)");
+  EXPECT_NE(usage_message([] { (void)parse_real("-0.000001e-400", "-c"); }).find("rounds to 0"),
+            std::string::npos);
+  for (const char* zero : {"0", "0.0", "-0", "0e-400", "0.000e5"}) {
+    EXPECT_EQ(parse_real(zero, "-c"), 0.0) << zero;
+  }
+  EXPECT_EQ(parse_real("4.9e-324", "-c"), 4.9e-324);
+  EXPECT_EQ(parse_real("1e-320", "-c"), 1e-320);
+  EXPECT_EQ(parse_real("1e-300", "-c"), 1e-300);
+}
+
 TEST(Arguments, IntegersSayTheirRange) {
   EXPECT_EQ(parse_integer("4", "--threads", 1, 8), 4);
   EXPECT_EQ(usage_message([] { (void)parse_integer("0", "--threads", 1, 8, "threads"); }),

@@ -147,6 +147,24 @@ TEST(FusionReport, ResolvesMetricNamesOrSaysWhichThereAre) {
   EXPECT_EQ(metric_index("ece", objectives(), "--baseline-metric"), 1);
 }
 
+// The library's advice, in the program's options; only the message's own leading function name
+// is removed, never text the message quotes (an evaluator's standard error).
+TEST(FusionReport, CommandLineAdviceNamesTheProgramsOptionsAndKeepsQuotedText) {
+  EXPECT_EQ(command_line_advice("bomf::FusionSearch::observe: 2 evaluations failed, more than "
+                                "options.max_failures = 1; the last failure: RuntimeError: "
+                                "bomf::cuda: out of memory"),
+            "2 evaluations failed, more than --max-failures 1; the last failure: RuntimeError: "
+            "bomf::cuda: out of memory");
+  EXPECT_EQ(command_line_advice("What to do: move the anchors to worse values "
+                                "(normalization.anchor_overrides: a higher 'loss'), or set "
+                                "blind_search.move_reference_point (with a new journal: a "
+                                "journal's settings are fixed)."),
+            "What to do: move the anchors to worse values (--anchor-value NAME=VALUE: a higher "
+            "'loss'), or add --move-reference-point (with a new output directory or --journal: "
+            "a journal's settings are fixed).");
+  EXPECT_EQ(command_line_advice("plain text, bomf::x: kept"), "plain text, bomf::x: kept");
+}
+
 TEST(Svg, TicksAndEscapes) {
   const std::vector<double> unit = nice_ticks(0.0, 1.0);
   ASSERT_EQ(unit.size(), 6u);

@@ -698,7 +698,7 @@ TEST_F(SearchCommand, RefusesWrongCommandLines) {
        "--anchor-value 'acc=1e308': the anchor of 'acc' is 1e308, expected a value within ±1e+15"},
       {ok + " --anchor-value acc=1e-400",
        "--anchor-value: the value of 'acc' is '1e-400', "
-       "expected a finite real number (it underflows"},
+       "expected a finite real number (it is not 0 but rounds to 0"},
       {ok + " --range-value acc=nan", "--range-value: the value of 'acc' is 'nan'"},
   };
   for (const auto& [arguments, expected] : cases) {

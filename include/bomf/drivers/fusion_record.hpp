@@ -77,9 +77,14 @@ inline std::string unusable_value_reason(const FusionEvaluation& evaluation,
   const auto check = [](double v, const std::string& what) -> std::string {
     if (!std::isfinite(v))
       return concat("non-finite ", what, " ", v);
-    if (std::abs(v) > kFusionValueLimit)
-      return concat(what, " ", format_number(v), " is beyond ±", format_number(kFusionValueLimit),
+    if (std::abs(v) > kFusionValueLimit) {
+      // 6 digits, or all 17 where 6 would print the limit itself (1.0000000000000002e15).
+      std::string shown = format_number(v);
+      if (!(std::abs(std::stod(shown)) > kFusionValueLimit))
+        shown = format_number(v, 17);
+      return concat(what, " ", shown, " is beyond ±", format_number(kFusionValueLimit),
                     " (a diverged model?); such values would overflow the normalization");
+    }
     return {};
   };
   std::string reason = check(evaluation.loss, objectives.loss_name);

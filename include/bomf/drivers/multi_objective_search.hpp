@@ -399,7 +399,6 @@ class MultiObjectiveSearch {
     return {stack(kept[0], domain_.encoded_dim()), stack(kept[1], domain_.encoded_dim())};
   }
 
-  // Maximizes qLogNEHVI for one candidate; empty when the acquisition fails numerically.
   // The maximizer of qLogNEHVI, or nothing (and why in `reason`) when building or maximizing it
   // fails numerically or its best value is not finite.
   std::optional<Eigen::VectorXd> acquisition_candidate(const ModelListGP<Kernel>& models,

@@ -100,18 +100,18 @@ inline FusionResult FusionSearch::select(const FusionSelection& selection) const
   detail::require(error.empty(), where, "invalid selection: ", error);
   const FusionParetoSet set = pareto_set();
   if (set.trace_indices.empty()) {
-    // Without a normalization: the members are still to be evaluated, or each one's evaluation
-    // failed (also when a replay has set them to be evaluated again).
+    // Without a normalization: the members are still to be evaluated, or every member has been
+    // evaluated and none succeeded (also when a replay has set them to be evaluated again).
     bool members_failed = true;
     for (const Eigen::VectorXd& vertex : vertices_) {
-      bool failed = false;
+      bool evaluated = false;
       for (const FusionRecord& r : records_) {
         if (r.proposal == ProposalKind::member && detail::same_point(r.delta, vertex)) {
-          failed = !r.ok;  // its first evaluation
-          break;
+          evaluated = true;
+          members_failed = members_failed && !r.ok;
         }
       }
-      members_failed = members_failed && failed;
+      members_failed = members_failed && evaluated;
     }
     throw evaluation_error(detail::concat(where, ": nothing to select from (",
                                           normalization_   ? "no evaluation succeeded"
