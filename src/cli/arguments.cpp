@@ -8,7 +8,6 @@
 #include "bomf/core/error.hpp"
 
 namespace bomf::cli {
-namespace {
 
 std::string_view trim(std::string_view text) {
   const auto first = text.find_first_not_of(" \t");
@@ -19,7 +18,7 @@ std::string_view trim(std::string_view text) {
   return text.substr(first, last - first + 1);
 }
 
-}  // namespace
+namespace {}  // namespace
 
 double parse_real(std::string_view text, std::string_view option, std::string_view what) {
   const std::string trimmed(trim(text));

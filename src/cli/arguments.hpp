@@ -19,6 +19,9 @@ class usage_error : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+/// `text` without its leading and trailing spaces and tabs.
+[[nodiscard]] std::string_view trim(std::string_view text);
+
 /// The finite real number spelled by the whole of `text` (leading/trailing spaces allowed, as
 /// in "0.5 "). Throws `usage_error` "<option>: <what> is '<text>', expected a finite real
 /// number" for an empty text, a non-number, trailing garbage ("0.5x"), NaN or an infinity

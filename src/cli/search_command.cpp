@@ -141,22 +141,15 @@ std::vector<std::optional<double>> parse_objective_values(const std::vector<std:
   out.resize(static_cast<std::size_t>(objectives.size()));
   for (const std::string& item : items) {
     const auto [spelled, text] = parse_key_value(item, option);
-    const std::size_t first = spelled.find_first_not_of(" \t");
-    const std::string name =
-        first == std::string::npos
-            ? std::string()
-            : spelled.substr(first, spelled.find_last_not_of(" \t") - first + 1);
+    const std::string name(trim(spelled));
     int j = 0;
     while (j < objectives.size() && objectives.name(j) != name) {
       ++j;
     }
     if (j == objectives.size()) {
-      std::string names;
-      for (int k = 0; k < objectives.size(); ++k) {
-        names += (k == 0 ? "" : ", ") + objectives.name(k);
-      }
       throw usage_error(detail::concat(option, " '", item, "': '", name,
-                                       "' is not an objective here, expected one of: ", names));
+                                       "' is not an objective here, expected one of: ",
+                                       objectives.loss_name, ", ", objectives.metric_names()));
     }
     auto& slot = out[static_cast<std::size_t>(j)];
     if (slot) {
